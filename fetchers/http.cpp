@@ -1,0 +1,61 @@
+#include "http.hpp"
+
+#include <utility>
+
+#include "transfer.hpp"
+
+namespace molt {
+namespace {
+
+// "https://x/app?token=t" -> "https://x/app.minisig?token=t": a presigned or tokened URL keeps
+// its query on the signature too.
+std::string signature_url(const std::string& url) {
+  std::size_t path_start = url.find("://");
+  path_start = path_start == std::string::npos ? 0 : path_start + 3;
+  std::size_t query = url.find_first_of("?#", path_start);
+  if (query == std::string::npos) return url + ".minisig";
+  return url.substr(0, query) + ".minisig" + url.substr(query);
+}
+
+}  // namespace
+
+HttpFetcher::HttpFetcher(std::string url, HttpOptions options)
+    : url_(std::move(url)), signature_url_(signature_url(url_)), options_(std::move(options)) {}
+
+std::string HttpFetcher::describe() const { return redact_url(url_); }
+
+FetchResult HttpFetcher::poll(const Validator& since, Sink& sink) {
+  return fetch(signature_url_, since, sink);
+}
+
+FetchResult HttpFetcher::download(const Validator& since, Sink& sink) {
+  return fetch(url_, since, sink);
+}
+
+FetchResult HttpFetcher::fetch(const std::string& url, const Validator& since, Sink& sink) const {
+  TransferRequest request;
+  request.url = url;
+  request.since = since;
+  TransferResult response = transfer(request, options_, sink);
+  FetchResult result;
+  if (!response.ok()) {
+    result.error = std::move(response.error);
+  } else if (response.status == 304) {
+    result.status = FetchResult::Status::kNotModified;
+    result.validator = since;
+  } else if (response.status == 404) {
+    result.status = FetchResult::Status::kMissing;
+  } else if (response.status == 200) {  // not 206: a part of an artifact is no artifact
+    result.status = FetchResult::Status::kChanged;
+    result.validator = {std::move(response.etag), std::move(response.last_modified)};
+  } else {
+    result.error = redact_url(url) + ": " + response.status_line();
+  }
+  return result;
+}
+
+std::unique_ptr<Fetcher> make_http_fetcher(const std::string& url, const HttpOptions& options) {
+  return std::make_unique<HttpFetcher>(url, options);
+}
+
+}  // namespace molt

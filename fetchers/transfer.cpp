@@ -1,0 +1,385 @@
+#include "transfer.hpp"
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "gunzip.hpp"
+#include "http_text.hpp"
+
+// The molt target gets MOLT_VERSION from the build; molt_fetchers does not, so keep this in step
+// with project(VERSION) in the top CMakeLists.txt.
+#ifndef MOLT_VERSION
+#define MOLT_VERSION "0.1.0"
+#endif
+
+namespace molt {
+namespace {
+
+constexpr char kUserAgent[] = "molt/" MOLT_VERSION;
+
+using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+void init_curl_once() {
+  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)rc;  // a failure shows again, with its cause, when curl_easy_init returns null
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string seconds(Duration d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+// The part of a URL between the authority and the query: what says ".gz".
+std::string_view url_path(std::string_view url) {
+  std::size_t scheme = url.find("://");
+  std::size_t start = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
+  if (start == std::string_view::npos) return {};
+  std::string_view path = url.substr(start);
+  return path.substr(0, path.find_first_of("?#"));
+}
+
+bool is_https(std::string_view url) { return istarts_with(url, "https://"); }
+
+using Clock = std::chrono::steady_clock;
+
+std::string stalled(const HttpOptions& options) {
+  return "stalled: no data for " + seconds(options.stall_timeout) + " (stall_timeout)";
+}
+
+// One request/response exchange; the curl callbacks write into it.
+class Exchange {
+ public:
+  Exchange(const TransferRequest& request, const HttpOptions& options, Sink& sink)
+      : request_(request), options_(options), sink_(sink) {
+    gzip_by_name_ = url_path(request.url).ends_with(".gz");
+  }
+
+  TransferResult& result() { return result_; }
+  const std::string& failure() const { return failure_; }
+  std::uint64_t received() const { return received_; }
+  std::optional<std::uint64_t> content_length() const { return content_length_; }
+
+  bool on_header(std::string_view line) {
+    last_byte_ = Clock::now();
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (istarts_with(line, "HTTP/")) {
+      start_response(line);
+    } else if (line.empty()) {
+      if (!headers_done_ && !end_headers()) return false;
+      headers_done_ = true;
+    } else if (!headers_done_) {
+      header(line);
+    }
+    return true;
+  }
+
+  bool on_body(const char* data, std::size_t size) {
+    last_byte_ = Clock::now();
+    if (!success()) {
+      std::size_t room = kErrorBodyCap - std::min(kErrorBodyCap, result_.error_body.size());
+      result_.error_body.append(data, std::min(room, size));
+      return true;
+    }
+    received_ += size;
+    if (received_ > options_.max_size) return fail(too_large());
+    if (!gunzip_) return deliver(data, size);
+    if (gunzip_->write(data, size,
+                       [this](const char* d, std::size_t n) { return deliver(d, n); })) {
+      return true;
+    }
+    return failure_.empty() ? fail(gunzip_->error()) : false;
+  }
+
+  // curl's own low-speed check averages over a window of about 5 s, so after a burst it notices
+  // a stall seconds late (7 s for a 1 s limit, measured); this one counts from the last byte.
+  bool on_progress() {
+    Duration quiet = std::chrono::duration_cast<Duration>(Clock::now() - last_byte_);
+    if (options_.stall_timeout.count() > 0 && quiet >= options_.stall_timeout) {
+      return fail(stalled(options_));
+    }
+    return true;
+  }
+
+  // After curl says the body is complete.
+  bool finish() {
+    if (success() && gunzip_ && !gunzip_->finish()) return fail(gunzip_->error());
+    return true;
+  }
+
+ private:
+  bool success() const { return result_.status >= 200 && result_.status < 300; }
+
+  void start_response(std::string_view line) {
+    // "HTTP/1.1 503 Service Unavailable", "HTTP/2 200": a new response (a redirect or a 100)
+    // replaces whatever the previous one said.
+    std::string_view rest = line.substr(std::min(line.size(), line.find(' ')));
+    rest = trim_space(rest);
+    long status = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), status);
+    std::string_view reason =
+        ec == std::errc() ? trim_space(std::string_view(end, rest.end() - end)) : "";
+    result_ = TransferResult{};
+    result_.status = status;
+    result_.reason = reason.empty() ? reason_phrase(status) : reason;
+    content_length_.reset();
+    content_encoding_.clear();
+    headers_done_ = false;
+  }
+
+  void header(std::string_view line) {
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view name = trim_space(line.substr(0, colon));
+    std::string value(trim_space(line.substr(colon + 1)));
+    if (iequals(name, "ETag")) {
+      result_.etag = value;
+    } else if (iequals(name, "Last-Modified")) {
+      result_.last_modified = value;
+    } else if (iequals(name, "Date")) {
+      result_.date = value;
+    } else if (iequals(name, "Content-Type")) {
+      result_.content_type = value;
+    } else if (iequals(name, "Content-Encoding")) {
+      content_encoding_ = value;
+    } else if (iequals(name, "Content-Length")) {
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec == std::errc() && end == value.data() + value.size()) content_length_ = n;
+    }
+  }
+
+  // The header block of a response is complete: decide where its body goes.
+  bool end_headers() {
+    if (!success() || request_.method == "HEAD") return true;
+    if (content_length_ && *content_length_ > options_.max_size) return fail(too_large());
+    bool gzip_encoded = iequals(content_encoding_, "gzip") || iequals(content_encoding_, "x-gzip");
+    if (!content_encoding_.empty() && !gzip_encoded && !iequals(content_encoding_, "identity")) {
+      return fail("unsupported Content-Encoding " + content_encoding_);
+    }
+    gunzip_.reset();
+    if (gzip_encoded || gzip_by_name_) gunzip_ = std::make_unique<Gunzip>();
+    received_ = 0;
+    if (!sink_.reset()) return fail(sink_.error());
+    return true;
+  }
+
+  bool deliver(const char* data, std::size_t size) {
+    result_.body_size += size;
+    if (result_.body_size > options_.max_size) return fail(too_large());
+    if (!sink_.write(data, size)) return fail(sink_.error());
+    return true;
+  }
+
+  std::string too_large() const {
+    return "larger than the " + std::to_string(options_.max_size) + "-byte limit (max_size)";
+  }
+
+  bool fail(std::string why) {
+    if (failure_.empty()) failure_ = std::move(why);
+    return false;
+  }
+
+  const TransferRequest& request_;
+  const HttpOptions& options_;
+  Sink& sink_;
+  TransferResult result_;
+  Clock::time_point last_byte_ = Clock::now();  // or the start, before any byte
+  bool gzip_by_name_ = false;
+  bool headers_done_ = false;
+  std::optional<std::uint64_t> content_length_;
+  std::string content_encoding_;
+  std::unique_ptr<Gunzip> gunzip_;
+  std::uint64_t received_ = 0;  // body bytes as they came off the wire
+  std::string failure_;         // why a callback stopped the transfer
+};
+
+std::size_t header_callback(char* data, std::size_t size, std::size_t count, void* self) {
+  auto* exchange = static_cast<Exchange*>(self);
+  return exchange->on_header(std::string_view(data, size * count)) ? size * count : 0;
+}
+
+int progress_callback(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Exchange*>(self)->on_progress() ? 0 : 1;
+}
+
+std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* self) {
+  auto* exchange = static_cast<Exchange*>(self);
+  return exchange->on_body(data, size * count) ? size * count : 0;
+}
+
+// Says why curl gave up, in words about the transfer rather than about curl.
+std::string explain(CURL* curl, CURLcode rc, const char* curl_error, const Exchange& exchange,
+                    const TransferRequest& request, const HttpOptions& options) {
+  std::string detail = curl_error[0] ? curl_error : curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: {
+      curl_off_t connected = 0;
+      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+      if (connected == 0) return "no connection after " + seconds(options.connect_timeout);
+      if (detail.starts_with("Operation too slow")) {
+        return stalled(options);
+      }
+      return "not finished after " + seconds(options.total_timeout) + " (total_timeout)";
+    }
+    case CURLE_PARTIAL_FILE:
+      if (exchange.content_length()) {
+        return "body ended after " + std::to_string(exchange.received()) + " of " +
+               std::to_string(*exchange.content_length()) + " bytes";
+      }
+      return "body ended early";
+    case CURLE_TOO_MANY_REDIRECTS:
+      return "more than " + std::to_string(options.max_redirects) + " redirects (max_redirects)";
+    case CURLE_UNSUPPORTED_PROTOCOL: {
+      // After a refused redirect, the URL curl was on is the one it was sent to.
+      char* target = nullptr;
+      curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &target);
+      if (target && is_https(request.url) && !is_https(target)) {
+        return "refused redirect from https to " + redact_url(target);
+      }
+      return detail;
+    }
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return "TLS: " + detail;
+    default:
+      return detail;
+  }
+}
+
+void set_limits(CURL* curl, const HttpOptions& options) {
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+  if (options.stall_timeout.count() > 0) {
+    // A backstop for Exchange::on_progress; curl counts whole seconds, so round up.
+    long stall_s = static_cast<long>((options.stall_timeout.count() + 999) / 1000);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
+  }
+  if (options.max_redirects > 0) {
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+  }
+}
+
+void set_security(CURL* curl, const TransferRequest& request, const HttpOptions& options) {
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Once on https, stay there: a redirect to http would drop the transport's integrity.
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
+                   is_https(request.url) ? "https" : "http,https");
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+}
+
+}  // namespace
+
+std::string TransferResult::status_line() const {
+  std::string line = std::to_string(status);
+  if (!reason.empty()) line += " " + reason;
+  return line;
+}
+
+namespace {
+
+// options.headers, then the request's own, then the conditional ones.
+bool request_headers(const TransferRequest& request, const HttpOptions& options, HeaderList& list,
+                     std::string& error) {
+  std::vector<std::string> lines;
+  if (!expand_headers(options.headers, lines, error)) return false;
+  lines.insert(lines.end(), request.headers.begin(), request.headers.end());
+  if (!request.since.etag.empty()) lines.push_back("If-None-Match: " + request.since.etag);
+  if (!request.since.last_modified.empty()) {
+    lines.push_back("If-Modified-Since: " + request.since.last_modified);
+  }
+  for (const std::string& line : lines) {
+    curl_slist* next = curl_slist_append(list.get(), line.c_str());
+    if (!next) {
+      error = "out of memory for request headers";
+      return false;
+    }
+    list.release();
+    list.reset(next);
+  }
+  return true;
+}
+
+void set_request(CURL* curl, const TransferRequest& request, curl_slist* headers) {
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+}
+
+void set_callbacks(CURL* curl, Exchange& exchange, char* curl_error) {
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &header_callback);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &write_callback);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &progress_callback);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+}
+
+}  // namespace
+
+TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink) {
+  const std::string where = redact_url(request.url);
+  TransferResult result;
+  HeaderList headers(nullptr, &curl_slist_free_all);
+  std::string why;
+  init_curl_once();
+  CurlHandle curl(curl_easy_init(), &curl_easy_cleanup);
+  if (!curl) {
+    result.error = where + ": cannot initialise libcurl";
+  } else if (!request_headers(request, options, headers, why)) {
+    result.error = where + ": " + why;
+  } else {
+    Exchange exchange(request, options, sink);
+    char curl_error[CURL_ERROR_SIZE] = {};
+    set_request(curl.get(), request, headers.get());
+    set_callbacks(curl.get(), exchange, curl_error);
+    set_limits(curl.get(), options);
+    set_security(curl.get(), request, options);
+    CURLcode rc = curl_easy_perform(curl.get());
+    if (rc == CURLE_OK) exchange.finish();
+    result = std::move(exchange.result());
+    if (!exchange.failure().empty()) {
+      result.error = where + ": " + exchange.failure();
+    } else if (rc != CURLE_OK) {
+      result.error = where + ": " + explain(curl.get(), rc, curl_error, exchange, request, options);
+    }
+  }
+  spdlog::debug("{} {}: {} ({} bytes){}", request.method, where, result.status_line(),
+                result.body_size, result.ok() ? "" : ", failed");
+  return result;
+}
+
+}  // namespace molt
