@@ -4,11 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -230,10 +227,12 @@ std::string explain(CURL* curl, CURLcode rc, const char* curl_error, const Excha
     case CURLE_OPERATION_TIMEDOUT: {
       curl_off_t connected = 0;
       curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
-      if (connected == 0) return "no connection after " + seconds(options.connect_timeout);
-      if (detail.starts_with("Operation too slow")) {
-        return stalled(options);
+      if (connected == 0) {
+        Duration limit = options.connect_timeout;
+        if (limit.count() == 0 || options.total_timeout < limit) limit = options.total_timeout;
+        return "no connection after " + seconds(limit);
       }
+      if (detail.starts_with("Operation too slow")) return stalled(options);
       return "not finished after " + seconds(options.total_timeout) + " (total_timeout)";
     }
     case CURLE_PARTIAL_FILE:
@@ -293,16 +292,6 @@ void set_security(CURL* curl, const TransferRequest& request, const HttpOptions&
   if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
 }
 
-}  // namespace
-
-std::string TransferResult::status_line() const {
-  std::string line = std::to_string(status);
-  if (!reason.empty()) line += " " + reason;
-  return line;
-}
-
-namespace {
-
 // options.headers, then the request's own, then the conditional ones.
 bool request_headers(const TransferRequest& request, const HttpOptions& options, HeaderList& list,
                      std::string& error) {
@@ -349,6 +338,12 @@ void set_callbacks(CURL* curl, Exchange& exchange, char* curl_error) {
 }
 
 }  // namespace
+
+std::string TransferResult::status_line() const {
+  std::string line = std::to_string(status);
+  if (!reason.empty()) line += " " + reason;
+  return line;
+}
 
 TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink) {
   const std::string where = redact_url(request.url);

@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "gunzip.hpp"
 #include "http.hpp"
 #include "http_test_servers.hpp"
 #include "transfer.hpp"
@@ -357,6 +358,28 @@ TEST_F(HttpFetcherTest, ARefusedConnectionIsOneLine) {
   EXPECT_TRUE(result.error.starts_with(url + ": ")) << result.error;
   EXPECT_NE(result.error.find("Couldn't connect"), std::string::npos) << result.error;
   EXPECT_EQ(result.error.find('\n'), std::string::npos);
+}
+
+TEST(RedactUrl, DropsUserinfoQueryAndFragment) {
+  EXPECT_EQ(redact_url("https://u:p@h:8443/a/b?X-Amz-Signature=s#f"), "https://h:8443/a/b");
+  EXPECT_EQ(redact_url("https://u@h?x=1"), "https://h");
+  EXPECT_EQ(redact_url("http://h/a@b"), "http://h/a@b");
+}
+
+TEST(GunzipTest, ConcatenatedMembersAreOneStream) {
+  std::string both = gzip("first ") + gzip("second");
+  Gunzip gunzip;
+  std::string out;
+  auto keep = [&out](const char* data, std::size_t size) {
+    out.append(data, size);
+    return true;
+  };
+  for (std::size_t i = 0; i < both.size(); i += 7) {
+    ASSERT_TRUE(gunzip.write(both.data() + i, std::min<std::size_t>(7, both.size() - i), keep))
+        << gunzip.error();
+  }
+  EXPECT_TRUE(gunzip.finish()) << gunzip.error();
+  EXPECT_EQ(out, "first second");
 }
 
 // nginx as the update server: what a real deployment sees.
