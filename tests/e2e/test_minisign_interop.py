@@ -1,7 +1,8 @@
 """molt keygen/sign/verify against the real minisign program, both ways.
 
 Needs MOLT_BUILD_DIR (the build directory holding the `molt` binary) and `minisign` on PATH
-(Debian's package; ci/deps.sh installs it). Each encrypted key costs seconds of scrypt (1 GiB), so there are few.
+(Debian's package; ci/deps.sh installs it). Each encrypted key costs seconds of scrypt (1 GiB),
+so the tests share one minisign-made encrypted key.
 """
 
 import os

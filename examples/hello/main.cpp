@@ -1,0 +1,113 @@
+// hello: a self-upgrading HTTP server. Drop a new build at --source and it takes over without a
+// failed request.
+//
+//   GET /                  "hello from <BuildID>"
+//   GET /sleep?duration=2s  waits, then answers the same
+//   GET /id                {"build_id", "pid", "master_pid", "generation"}
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <molt/http_server.hpp>
+#include <molt/molt.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../../src/duration.hpp"
+
+#ifndef HELLO_INIT_DELAY
+#define HELLO_INIT_DELAY "0ms"
+#endif
+#ifndef HELLO_EXIT_AT_START
+#define HELLO_EXIT_AT_START 0
+#endif
+
+namespace {
+
+// CLI11 validator for durations like "500ms", "2s", "1m".
+molt::Duration parse_or_throw(const std::string& text) {
+  std::string error;
+  auto d = molt::parse_duration(text, error);
+  if (!d) throw CLI::ValidationError(error);
+  return *d;
+}
+
+int serve(molt::State& state, molt::Duration init_delay) {
+  if (HELLO_EXIT_AT_START) {
+    std::cerr << "hello: this build exits at start (HELLO_EXIT_AT_START)\n";
+    return 3;
+  }
+  std::this_thread::sleep_for(init_delay);
+  const std::string greeting = "hello from " + state.build_id() + "\n";
+  molt::HttpServer server;
+  server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(greeting, "text/plain");
+  });
+  server.Get("/sleep", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string error;
+    auto d = molt::parse_duration(req.get_param_value("duration"), error);
+    if (!d) {
+      res.status = 400;
+      res.set_content(error + "\n", "text/plain");
+      return;
+    }
+    std::this_thread::sleep_for(*d);
+    res.set_content(greeting, "text/plain");
+  });
+  server.Get("/id", [&](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json id = {{"build_id", state.build_id()},
+                         {"pid", ::getpid()},
+                         {"master_pid", state.master_pid()},
+                         {"generation", state.generation()}};
+    res.set_content(id.dump() + "\n", "application/json");
+  });
+  return server.serve(state) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  molt::Config config;
+  config.poll_interval = std::chrono::seconds(1);
+  std::string interval = "1s", init_delay = HELLO_INIT_DELAY, ready_timeout = "30s",
+              drain_timeout = "30s", probe_timeout = "5s", probation = "10s";
+
+  CLI::App app{"hello: a self-upgrading HTTP server (molt example)"};
+  app.add_option("--listen", config.listen, "address to listen on (repeatable): HOST:PORT, "
+                                            "[V6]:PORT, unix:/PATH")
+      ->required();
+  app.add_option("--source", config.source, "where new builds appear (a file path)");
+  app.add_option("--pubkey", config.pubkeys, "minisign public key that may sign builds (repeatable)");
+  app.add_flag("--insecure-no-verify", config.insecure_no_verify, "accept unsigned builds");
+  app.add_flag("--allow-downgrade", config.allow_downgrade, "accept builds signed earlier");
+  app.add_option("--interval", interval, "how often to poll the source")->capture_default_str();
+  app.add_option("--init-delay", init_delay, "wait this long before becoming ready")
+      ->capture_default_str();
+  app.add_option("--ready-timeout", ready_timeout, "a new child must be ready within this")
+      ->capture_default_str();
+  app.add_option("--drain-timeout", drain_timeout, "an old child is killed after this")
+      ->capture_default_str();
+  app.add_option("--probe-timeout", probe_timeout, "a new build's check run must answer within this")
+      ->capture_default_str();
+  app.add_option("--probation", probation, "a crash within this after an upgrade rolls back")
+      ->capture_default_str();
+  app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  molt::Duration delay;
+  try {
+    config.poll_interval = parse_or_throw(interval);
+    config.ready_timeout = parse_or_throw(ready_timeout);
+    config.drain_timeout = parse_or_throw(drain_timeout);
+    config.probe_timeout = parse_or_throw(probe_timeout);
+    config.probation = parse_or_throw(probation);
+    delay = parse_or_throw(init_delay);
+  } catch (const CLI::ValidationError& e) {
+    std::cerr << "hello: " << e.what() << "\n";
+    return 2;
+  }
+  return molt::run(config, [&](molt::State& state) { return serve(state, delay); });
+}

@@ -1,0 +1,114 @@
+#include "file.hpp"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace molt {
+namespace {
+
+std::string validator_of(const struct stat& st) {
+  return std::to_string(st.st_ino) + "-" + std::to_string(st.st_size) + "-" +
+         std::to_string(st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+FileFetcher::FileFetcher(std::string path)
+    : path_(std::move(path)), signature_path_(path_ + ".minisig") {
+  std::size_t slash = path_.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
+  base_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ >= 0 &&
+      ::inotify_add_watch(inotify_fd_, dir.c_str(),
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ATTRIB) < 0) {
+    // No folder yet: the interval poll covers it.
+    ::close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+}
+
+FileFetcher::~FileFetcher() {
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+}
+
+Fetcher::WatchEvent FileFetcher::read_watch() {
+  WatchEvent event;
+  alignas(inotify_event) char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(inotify_fd_, buffer, sizeof buffer);
+    if (n <= 0) break;
+    for (char* p = buffer; p < buffer + n;) {
+      auto* e = reinterpret_cast<inotify_event*>(p);
+      std::string name = e->len ? e->name : "";
+      if (name == base_ || name == base_ + ".minisig") {
+        event.relevant = true;
+        // Closing after writing, or a rename into place, means the writer is done.
+        if (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) event.settled = true;
+      }
+      p += sizeof(inotify_event) + e->len;
+    }
+  }
+  return event;
+}
+
+FetchResult FileFetcher::poll(const Validator& since, Sink& sink) {
+  return fetch(signature_path_, since, sink);
+}
+
+FetchResult FileFetcher::download(const Validator& since, Sink& sink) {
+  return fetch(path_, since, sink);
+}
+
+FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, Sink& sink) {
+  FetchResult result;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      result.status = FetchResult::Status::kMissing;
+    } else {
+      result.error = path + ": " + std::strerror(errno);
+    }
+    return result;
+  }
+  struct stat before {};
+  ::fstat(fd, &before);
+  result.validator.etag = validator_of(before);
+  if (!since.empty() && since == result.validator) {
+    ::close(fd);
+    result.status = FetchResult::Status::kNotModified;
+    return result;
+  }
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result.error = path + ": read: " + std::strerror(errno);
+      ::close(fd);
+      return result;
+    }
+    if (n == 0) break;
+    if (!sink.write(buffer, static_cast<std::size_t>(n))) {
+      result.error = path + ": " + sink.error();
+      ::close(fd);
+      return result;
+    }
+  }
+  struct stat after {};
+  ::fstat(fd, &after);
+  ::close(fd);
+  if (validator_of(after) != result.validator.etag) {
+    result.error = path + ": changed while being read (still being written?)";
+    return result;
+  }
+  result.status = FetchResult::Status::kChanged;
+  return result;
+}
+
+}  // namespace molt

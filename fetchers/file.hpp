@@ -1,0 +1,31 @@
+// The file source: a path on this machine, watched with inotify, with the interval poll as a
+// fallback (a folder that does not exist yet, a network filesystem that sends no events).
+#pragma once
+
+#include <memory>
+#include <molt/fetcher.hpp>
+#include <string>
+
+namespace molt {
+
+class FileFetcher final : public Fetcher {
+ public:
+  explicit FileFetcher(std::string path);
+  ~FileFetcher() override;
+
+  std::string describe() const override { return path_; }
+  FetchResult poll(const Validator& since, Sink& sink) override;
+  FetchResult download(const Validator& since, Sink& sink) override;
+  int watch_fd() const override { return inotify_fd_; }
+  WatchEvent read_watch() override;
+
+ private:
+  FetchResult fetch(const std::string& path, const Validator& since, Sink& sink);
+
+  std::string path_;
+  std::string signature_path_;
+  std::string base_;
+  int inotify_fd_ = -1;
+};
+
+}  // namespace molt

@@ -1,0 +1,216 @@
+#include "check.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <molt/build_id.hpp>
+
+#include "handoff.hpp"
+#include "swap.hpp"
+
+namespace molt {
+namespace {
+
+using Kind = CheckOutcome::Kind;
+using Status = FetchResult::Status;
+
+constexpr std::size_t kMaxSignatureSize = 64 * 1024;
+
+class MemorySink final : public Sink {
+ public:
+  explicit MemorySink(std::size_t limit) : limit_(limit) {}
+  bool write(const char* data, std::size_t size) override {
+    if (bytes_.size() + size > limit_) return false;
+    bytes_.append(data, size);
+    return true;
+  }
+  bool reset() override {
+    bytes_.clear();
+    return true;
+  }
+  std::string error() const override {
+    return "signature larger than " + std::to_string(limit_) + " bytes";
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::size_t limit_;
+  std::string bytes_;
+};
+
+std::string utc(std::int64_t unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return text;
+}
+
+// Accumulates the outcome; each step returns early through one of these.
+struct Outcome {
+  CheckOutcome result;
+  CheckOutcome done(Kind kind, std::string message = {}) {
+    result.kind = kind;
+    result.message = std::move(message);
+    return result;
+  }
+};
+
+}  // namespace
+
+CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) {
+  Outcome out;
+  out.result.signature = request.signature_seen;
+  out.result.artifact = request.artifact_seen;
+  const std::string source = fetcher.describe();
+  const bool verify = !request.keys.empty();
+
+  std::optional<sig::Signature> signature;
+  sig::TrustedComment comment;
+  Validator artifact_since = request.artifact_seen;
+  if (verify) {
+    MemorySink sink(kMaxSignatureSize);
+    // After a failure the artifact may have changed under an unchanged signature: read both.
+    FetchResult polled = fetcher.poll(request.retry ? Validator{} : request.signature_seen, sink);
+    if (polled.status == Status::kNotModified) return out.done(Kind::kNothing);
+    if (polled.status == Status::kMissing) {
+      return out.done(Kind::kNothing, source + ".minisig: no signature yet");
+    }
+    if (polled.status == Status::kFailed) return out.done(Kind::kFailed, polled.error);
+    bool same_signature = polled.validator == request.signature_seen;
+    out.result.signature = polled.validator;
+    if (!request.retry || !same_signature) artifact_since = {};
+    std::string error;
+    signature = sig::parse_signature(sink.bytes(), error);
+    if (!signature) return out.done(Kind::kFailed, source + ".minisig: " + error);
+    comment = sig::parse_trusted_comment(signature->trusted_comment);
+    out.result.build_id = comment.build_id;
+    out.result.timestamp = comment.timestamp;
+    if (!comment.build_id.empty()) {
+      if (comment.build_id == request.running_build_id) {
+        return out.done(Kind::kSkipped, source + ": build " + comment.build_id +
+                                            " is already running; nothing to do");
+      }
+      if (request.bad_build_ids.contains(comment.build_id)) {
+        return out.done(Kind::kSkipped,
+                        source + ": build " + comment.build_id + " failed before; not retried");
+      }
+    }
+    if (comment.timestamp && request.high_water && *comment.timestamp < *request.high_water &&
+        !request.allow_downgrade) {
+      return out.done(Kind::kRefused, source + ": refused as a downgrade: signed at " +
+                                          utc(*comment.timestamp) +
+                                          ", older than the running build signed at " +
+                                          utc(*request.high_water));
+    }
+  }
+
+  StagedFile staged(sys, request.bin_path, request.max_size);
+  if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
+  FetchResult fetched = fetcher.download(artifact_since, staged);
+  if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
+  if (fetched.status == Status::kMissing) {
+    if (!verify) return out.done(Kind::kNothing);
+    out.result.retry = true;
+    return out.done(Kind::kNothing, source + ": signature present, waiting for the artifact");
+  }
+  if (fetched.status == Status::kFailed) return out.done(Kind::kFailed, fetched.error);
+  out.result.artifact = fetched.validator;
+  if (!staged.finish()) return out.done(Kind::kFailed, source + ": " + staged.error());
+
+  if (verify) {
+    std::string error;
+    const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
+    if (key) {
+      error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
+                                   : sig::verify_file(*key, *signature, staged.path());
+    }
+    if (!error.empty()) return out.done(Kind::kFailed, source + ": " + error);
+  }
+
+  std::string error;
+  std::optional<std::string> build_id = read_build_id(staged.path(), error);
+  if (!build_id) {
+    return out.done(Kind::kRefused, source + ": refused: " + error.substr(error.find(": ") + 2));
+  }
+  out.result.build_id = *build_id;
+  if (*build_id == request.running_build_id) {
+    return out.done(Kind::kSkipped,
+                    source + ": build " + *build_id + " is already running; nothing to do");
+  }
+  if (request.bad_build_ids.contains(*build_id)) {
+    return out.done(Kind::kSkipped, source + ": build " + *build_id + " failed before; not retried");
+  }
+  if (verify && !comment.build_id.empty() && comment.build_id != *build_id) {
+    return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
+                                        " but the file is build " + *build_id);
+  }
+  if (std::string why = handoff::probe(staged.path(), request.argv, *build_id,
+                                       request.probe_timeout);
+      !why.empty()) {
+    out.result.bad = true;
+    return out.done(Kind::kRefused, source + ": build " + *build_id + " refused: " + why);
+  }
+  if (std::string why = install(sys, staged.path(), request.bin_path); !why.empty()) {
+    return out.done(Kind::kFailed, source + ": install failed: " + why);
+  }
+  staged.release();
+  return out.done(Kind::kInstalled, source + ": installed build " + *build_id);
+}
+
+namespace {
+
+void put(std::string& out, const std::string& field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+}
+
+bool take(std::string_view& in, std::string& field) {
+  std::size_t colon = in.find(':');
+  std::size_t size = 0;
+  if (colon == std::string_view::npos ||
+      std::from_chars(in.data(), in.data() + colon, size).ec != std::errc() ||
+      in.size() - colon - 1 < size) {
+    return false;
+  }
+  field = in.substr(colon + 1, size);
+  in.remove_prefix(colon + 1 + size);
+  return true;
+}
+
+}  // namespace
+
+std::string encode(const CheckOutcome& o) {
+  std::string out;
+  put(out, std::to_string(static_cast<int>(o.kind)));
+  put(out, o.message);
+  put(out, o.signature.etag);
+  put(out, o.signature.last_modified);
+  put(out, o.artifact.etag);
+  put(out, o.artifact.last_modified);
+  put(out, o.build_id);
+  put(out, o.timestamp ? std::to_string(*o.timestamp) : "");
+  put(out, o.bad ? "1" : "0");
+  put(out, o.retry ? "1" : "0");
+  return out;
+}
+
+std::optional<CheckOutcome> decode(const std::string& bytes) {
+  std::string_view in = bytes;
+  std::string kind, timestamp, bad, retry;
+  CheckOutcome o;
+  if (!take(in, kind) || !take(in, o.message) || !take(in, o.signature.etag) ||
+      !take(in, o.signature.last_modified) || !take(in, o.artifact.etag) ||
+      !take(in, o.artifact.last_modified) || !take(in, o.build_id) || !take(in, timestamp) ||
+      !take(in, bad) || !take(in, retry) || kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
+    return std::nullopt;
+  }
+  o.kind = static_cast<Kind>(kind[0] - '0');
+  if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
+  o.bad = bad == "1";
+  o.retry = retry == "1";
+  return o;
+}
+
+}  // namespace molt

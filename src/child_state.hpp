@@ -1,0 +1,51 @@
+// The child's side of the handoff: reads what the master passed, turns the drain signal into an
+// eventfd, and speaks sd_notify.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <molt/state.hpp>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace molt {
+
+class ChildState final : public State {
+ public:
+  // Reads the environment the master set. Returns nullopt with `error` if it is inconsistent.
+  static std::unique_ptr<ChildState> from_environment(int drain_signal, std::string& error);
+  ~ChildState() override;
+
+  const std::vector<Listener>& listeners() const override { return listeners_; }
+  const std::string& build_id() const override { return build_id_; }
+  unsigned generation() const override { return generation_; }
+  int master_pid() const override { return master_pid_; }
+  void ready() override;
+  void status(const std::string& text) override;
+  bool draining() const override;
+  int drain_fd() const override { return drain_fd_; }
+  void on_drain(std::function<void()> callback) override;
+  void wait_for_drain() override;
+
+  // Tells the master this child is on its way out (STOPPING=1).
+  void stopping();
+
+ private:
+  ChildState() = default;
+  void watch();
+
+  std::vector<Listener> listeners_;
+  std::string build_id_;
+  unsigned generation_ = 0;
+  int master_pid_ = 0;
+  std::string notify_socket_;
+  int drain_fd_ = -1;
+  int stop_fd_ = -1;  // wakes the watcher thread at destruction
+  std::mutex mutex_;
+  std::vector<std::function<void()>> callbacks_;
+  std::thread watcher_;
+};
+
+}  // namespace molt

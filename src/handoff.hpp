@@ -1,0 +1,53 @@
+// The handoff protocol between the master and its children, in one place.
+//
+// Environment of a child (set by the master between fork and exec):
+//   LISTEN_FDS=<n>            the listeners are fds 3 .. 3+n-1, in Config::listen order
+//   LISTEN_PID=<child pid>    so a grandchild does not take them for its own
+//   LISTEN_FDNAMES=a:b        one name per fd
+//   NOTIFY_SOCKET=@molt/<master pid>/<generation>   send READY=1, STOPPING=1, STATUS=...
+//   MOLT_ROLE=child           (or "probe": print "molt-probe build_id=<id>" and exit 0)
+//   MOLT_GENERATION=<n>       MOLT_MASTER_PID=<pid>
+// Signals: the drain signal (SIGTERM by default) tells a child to stop accepting, finish what
+// it has and exit; the child also gets it when the master dies (PR_SET_PDEATHSIG).
+// Children run in their own process group so a terminal's Ctrl-C reaches only the master, which
+// then drains them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <molt/state.hpp>
+#include <string>
+#include <vector>
+
+namespace molt::handoff {
+
+inline constexpr const char* kRole = "MOLT_ROLE";
+inline constexpr const char* kGeneration = "MOLT_GENERATION";
+inline constexpr const char* kMasterPid = "MOLT_MASTER_PID";
+inline constexpr const char* kRoleChild = "child";
+inline constexpr const char* kRoleProbe = "probe";
+inline constexpr const char* kProbeAnswer = "molt-probe build_id=";
+inline constexpr int kFirstListenFd = 3;
+
+struct SpawnRequest {
+  std::string path;                 // the binary to execute
+  std::vector<std::string> argv;    // argv[0] included
+  std::vector<Listener> listeners;  // passed as fds 3..
+  std::string notify_socket;
+  unsigned generation = 0;
+  int drain_signal = 15;
+};
+
+// Forks and executes a child. Returns its pid, or -1 with `error` set.
+pid_t spawn_child(const SpawnRequest& request, std::string& error);
+
+// Runs `path` with MOLT_ROLE=probe and the same arguments; it must print its BuildID and exit 0
+// within `timeout`. Returns an empty string when it did, else one line saying what went wrong.
+std::string probe(const std::string& path, const std::vector<std::string>& argv,
+                  const std::string& expected_build_id, std::chrono::milliseconds timeout);
+
+// This process's arguments, as the master re-executes them.
+std::vector<std::string> own_argv();
+
+}  // namespace molt::handoff

@@ -1,0 +1,394 @@
+#include "master.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <molt/build_id.hpp>
+
+#include "duration.hpp"
+#include "handoff.hpp"
+#include "state_file.hpp"
+#include "swap.hpp"
+
+namespace molt {
+namespace {
+
+using Kind = Supervisor::Action::Kind;
+
+constexpr int kHandledSignals[] = {SIGCHLD, SIGHUP, SIGUSR2, SIGTERM, SIGINT};
+// After an event says a file is being written, wait this long for it to settle.
+constexpr std::chrono::milliseconds kSettle{250};
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::sigabbrev_np(WTERMSIG(status));
+  return "stopped";
+}
+
+Supervisor::Settings settings_from(const Config& config) {
+  Supervisor::Settings s;
+  s.ready_timeout = config.ready_timeout;
+  s.drain_timeout = config.drain_timeout;
+  s.probation = config.probation;
+  s.drain_signal = config.drain_signal;
+  return s;
+}
+
+}  // namespace
+
+Master::Master(MasterSetup setup)
+    : setup_(std::move(setup)), supervisor_(settings_from(setup_.config)) {
+  std::string error;
+  running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
+  high_water_ = load_high_water(setup_.state_dir);
+}
+
+Master::~Master() {
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+  if (check_pipe_ >= 0) ::close(check_pipe_);
+}
+
+bool Master::setup_signals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : kHandledSignals) sigaddset(&mask, sig);
+  if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return false;
+  ::signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  return signal_fd_ >= 0;
+}
+
+int Master::run() {
+  if (!setup_signals()) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return 1;
+  }
+  std::string listening;
+  for (const Listener& l : setup_.listeners) listening += " " + l.address;
+  spdlog::info("master {} serving build {} on{}; source: {}", ::getpid(), running_build_id_,
+               listening.empty() ? " nothing" : listening,
+               setup_.fetcher ? setup_.fetcher->describe() : "none");
+  if (setup_.fetcher && setup_.keys.empty()) {
+    spdlog::warn("signature checks are off (--insecure-no-verify): any file at the source runs");
+  }
+  apply(supervisor_.start(Clock::now()));
+  next_poll_ = Clock::now();
+  while (!exit_code_) {
+    TimePoint now = Clock::now();
+    apply(supervisor_.tick(now));
+    maybe_check(now);
+    if (exit_code_) break;
+
+    std::vector<pollfd> fds;
+    std::vector<pid_t> notify_owner;
+    fds.push_back({signal_fd_, POLLIN, 0});
+    int watch = setup_.fetcher ? setup_.fetcher->watch_fd() : -1;
+    fds.push_back({watch, POLLIN, 0});  // a negative fd is ignored by poll
+    fds.push_back({check_pipe_, POLLIN, 0});
+    for (auto& [pid, slot] : children_) {
+      fds.push_back({slot.notify.fd(), POLLIN, 0});
+      notify_owner.push_back(pid);
+    }
+    int ready = ::poll(fds.data(), fds.size(), poll_timeout(Clock::now()));
+    if (ready < 0 && errno != EINTR) {
+      spdlog::error("poll: {}", std::strerror(errno));
+      return 1;
+    }
+    if (ready <= 0) continue;
+    if (fds[0].revents) handle_signals();
+    if (fds[1].revents) {
+      Fetcher::WatchEvent event = setup_.fetcher->read_watch();
+      if (event.relevant && event.settled) {
+        check_requested_ = true;
+        settle_at_.reset();
+      } else if (event.relevant) {
+        settle_at_ = Clock::now() + kSettle;
+      }
+    }
+    if (fds[2].revents) read_check();
+    for (std::size_t i = 0; i < notify_owner.size(); ++i) {
+      if (!fds[3 + i].revents) continue;
+      auto it = children_.find(notify_owner[i]);
+      if (it != children_.end()) handle_notify(it->first, it->second);
+    }
+  }
+  if (check_pid_ > 0) ::kill(check_pid_, SIGKILL);
+  spdlog::info("master {} exiting", ::getpid());
+  return *exit_code_;
+}
+
+int Master::poll_timeout(TimePoint now) const {
+  std::optional<TimePoint> next = supervisor_.next_deadline();
+  auto consider = [&](TimePoint t) {
+    if (!next || t < *next) next = t;
+  };
+  if (setup_.fetcher && check_pid_ < 0 && !supervisor_.busy()) {
+    consider(next_poll_);
+    if (settle_at_) consider(*settle_at_);
+  }
+  if (!next) return -1;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+  return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
+}
+
+void Master::handle_signals() {
+  signalfd_siginfo info;
+  while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+    TimePoint now = Clock::now();
+    switch (info.ssi_signo) {
+      case SIGCHLD:
+        reap();
+        break;
+      case SIGHUP:
+        spdlog::info("SIGHUP: checking {} now", setup_.fetcher ? setup_.fetcher->describe() : "(no source)");
+        check_requested_ = true;
+        break;
+      case SIGUSR2:
+        spdlog::info("SIGUSR2: restarting the child on build {}", running_build_id_);
+        apply(supervisor_.restart_requested(now));
+        break;
+      case SIGTERM:
+      case SIGINT:
+        spdlog::info("{}: draining and exiting", ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
+        notify(setup_.systemd_notify_socket, "STOPPING=1");
+        apply(supervisor_.stop_requested(now));
+        break;
+    }
+  }
+}
+
+void Master::reap() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    if (pid == check_pid_) {
+      check_pid_ = -1;
+      if (check_pipe_ >= 0) read_check();
+      continue;
+    }
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    std::string how = describe_exit(status);
+    bool expected = status == 0 || supervisor_.stopping();
+    spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}",
+                pid, it->second.build_id, how);
+    children_.erase(it);
+    apply(supervisor_.child_exited(pid, how, Clock::now()));
+  }
+}
+
+void Master::handle_notify(pid_t pid, ChildSlot& slot) {
+  for (const auto& message : slot.notify.receive()) {
+    if (auto it = message.find("STATUS"); it != message.end()) {
+      spdlog::info("child {} status: {}", pid, it->second);
+    }
+    if (message.contains("READY") && message.at("READY") == "1") {
+      apply(supervisor_.child_ready(pid, Clock::now()));
+    }
+  }
+}
+
+void Master::apply(const Supervisor::Actions& actions) {
+  for (const Supervisor::Action& action : actions) {
+    switch (action.kind) {
+      case Kind::kSpawn:
+        spawn();
+        break;
+      case Kind::kSignal:
+        if (action.signal == SIGKILL) {
+          spdlog::warn("killing child {}: {}", action.pid, action.reason);
+        } else {
+          spdlog::info("draining child {} ({})", action.pid, action.reason);
+        }
+        ::kill(action.pid, action.signal);
+        break;
+      case Kind::kRollback: {
+        std::string error = roll_back(real_sys(), setup_.bin_path);
+        if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
+        std::string previous;
+        running_build_id_ = read_build_id(setup_.bin_path, previous).value_or("");
+        pending_timestamp_.reset();
+        if (error.empty()) {
+          spdlog::error("build {} {}: rolled back to build {}; it will not be tried again",
+                        action.build_id, action.reason, running_build_id_);
+        } else {
+          spdlog::error("build {} {}: rollback failed: {}", action.build_id, action.reason, error);
+        }
+        break;
+      }
+      case Kind::kCommit:
+        spdlog::info("build {} passed probation", action.build_id);
+        break;
+      case Kind::kReady:
+        if (action.build_id == pending_build_id_ && pending_timestamp_) {
+          high_water_ = pending_timestamp_;
+          std::string error = save_high_water(setup_.state_dir, *high_water_);
+          if (!error.empty()) spdlog::warn("state: {}", error);
+        }
+        pending_timestamp_.reset();
+        spdlog::info("child {} (build {}) is ready", action.pid, action.build_id);
+        notify(setup_.systemd_notify_socket,
+               std::string(announced_ready_ ? "" : "READY=1\n") + "MAINPID=" +
+                   std::to_string(::getpid()) + "\nSTATUS=serving build " + action.build_id);
+        announced_ready_ = true;
+        break;
+      case Kind::kExit:
+        exit_code_ = action.code;
+        break;
+    }
+  }
+}
+
+void Master::spawn() {
+  std::string error;
+  std::string build_id = read_build_id(setup_.bin_path, error).value_or("unknown");
+  ++generation_;
+  std::optional<NotifySocket> notify = NotifySocket::create(::getpid(), generation_, error);
+  pid_t pid = -1;
+  if (notify) {
+    handoff::SpawnRequest request{.path = setup_.bin_path,
+                                  .argv = setup_.argv,
+                                  .listeners = setup_.listeners,
+                                  .notify_socket = notify->name(),
+                                  .generation = generation_,
+                                  .drain_signal = setup_.config.drain_signal};
+    pid = handoff::spawn_child(request, error);
+  }
+  if (pid < 0) {
+    spdlog::error("cannot start child: {}", error);
+  } else {
+    spdlog::info("started child {} (build {}, generation {})", pid, build_id, generation_);
+    children_.emplace(pid, ChildSlot{generation_, build_id, std::move(*notify)});
+    running_build_id_ = build_id;
+  }
+  apply(supervisor_.spawned(pid, build_id, Clock::now()));
+}
+
+void Master::maybe_check(TimePoint now) {
+  if (!setup_.fetcher || check_pid_ >= 0 || supervisor_.busy()) return;
+  if (settle_at_ && now >= *settle_at_) {
+    settle_at_.reset();
+    check_requested_ = true;
+  }
+  if (now >= next_poll_) check_requested_ = true;
+  if (!check_requested_) return;
+  check_requested_ = false;
+  start_check();
+}
+
+void Master::start_check() {
+  CheckRequest request{.bin_path = setup_.bin_path,
+                       .running_build_id = running_build_id_,
+                       .bad_build_ids = bad_build_ids_,
+                       .signature_seen = signature_seen_,
+                       .artifact_seen = artifact_seen_,
+                       .retry = retry_,
+                       .high_water = high_water_,
+                       .keys = setup_.keys,
+                       .allow_downgrade = setup_.config.allow_downgrade,
+                       .max_size = setup_.config.http.max_size,
+                       .probe_timeout = setup_.config.probe_timeout,
+                       .argv = setup_.argv};
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    spdlog::error("check: pipe: {}", std::strerror(errno));
+    next_poll_ = Clock::now() + setup_.config.poll_interval;
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    spdlog::error("check: fork: {}", std::strerror(errno));
+    ::close(fds[0]);
+    ::close(fds[1]);
+    next_poll_ = Clock::now() + setup_.config.poll_interval;
+    return;
+  }
+  if (pid == 0) {
+    // The helper: default signal handling, so the master can kill it; it dies with the master.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::close(fds[0]);
+    std::string bytes = encode(run_check(*setup_.fetcher, request, real_sys()));
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(fds[1], p, left);
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  ::close(fds[1]);
+  check_pid_ = pid;
+  check_pipe_ = fds[0];
+  check_output_.clear();
+}
+
+void Master::read_check() {
+  if (check_pipe_ < 0) return;  // already read when the helper was reaped
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(check_pipe_, buffer, sizeof buffer);
+    if (n > 0) {
+      check_output_.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // EOF: the helper is done (or died)
+  }
+  ::close(check_pipe_);
+  check_pipe_ = -1;
+  finish_check(std::exchange(check_output_, {}));
+}
+
+void Master::finish_check(const std::string& bytes) {
+  next_poll_ = Clock::now() + setup_.config.poll_interval;
+  std::optional<CheckOutcome> outcome = decode(bytes);
+  if (!outcome) {
+    spdlog::error("check of {} ended without an answer (helper crashed?)",
+                  setup_.fetcher->describe());
+    retry_ = true;
+    return;
+  }
+  signature_seen_ = outcome->signature;
+  artifact_seen_ = outcome->artifact;
+  retry_ = outcome->retry || outcome->kind == CheckOutcome::Kind::kFailed;
+  if (outcome->bad && !outcome->build_id.empty()) bad_build_ids_.insert(outcome->build_id);
+  switch (outcome->kind) {
+    case CheckOutcome::Kind::kNothing:
+      if (!outcome->message.empty()) {
+        spdlog::log(outcome->retry ? spdlog::level::info : spdlog::level::debug, "{}",
+                    outcome->message);
+      }
+      break;
+    case CheckOutcome::Kind::kSkipped:
+      spdlog::info("{}", outcome->message);
+      break;
+    case CheckOutcome::Kind::kRefused:
+    case CheckOutcome::Kind::kFailed:
+      spdlog::error("{}", outcome->message);
+      break;
+    case CheckOutcome::Kind::kInstalled:
+      spdlog::info("{}", outcome->message);
+      if (setup_.keys.empty()) spdlog::warn("build {} was not signature-checked", outcome->build_id);
+      pending_build_id_ = outcome->build_id;
+      pending_timestamp_ = outcome->timestamp;
+      apply(supervisor_.installed(outcome->build_id, Clock::now()));
+      break;
+  }
+}
+
+}  // namespace molt

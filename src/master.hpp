@@ -1,0 +1,91 @@
+// The master: one thread, one poll loop over a signalfd, each child's notify socket, the check
+// helper's pipe and the source's watch descriptor. Decisions are the Supervisor's; this class
+// does the I/O they call for.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <molt/config.hpp>
+#include <molt/fetcher.hpp>
+#include <molt/signature.hpp>
+#include <molt/state.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "notify_socket.hpp"
+#include "supervisor.hpp"
+
+namespace molt {
+
+struct MasterSetup {
+  Config config;
+  std::string bin_path;
+  std::vector<std::string> argv;
+  std::vector<Listener> listeners;
+  std::unique_ptr<Fetcher> fetcher;  // null: no source
+  std::vector<sig::PublicKey> keys;
+  std::string state_dir;
+  std::string systemd_notify_socket;  // the master's own NOTIFY_SOCKET, when under systemd
+};
+
+class Master {
+ public:
+  explicit Master(MasterSetup setup);
+  ~Master();
+  // Runs until stopped; returns the process exit code.
+  int run();
+
+ private:
+  using Clock = Supervisor::Clock;
+  using TimePoint = Supervisor::TimePoint;
+
+  struct ChildSlot {
+    unsigned generation = 0;
+    std::string build_id;
+    NotifySocket notify;
+  };
+
+  bool setup_signals();
+  void handle_signals();
+  void reap();
+  void handle_notify(pid_t pid, ChildSlot& slot);
+  void apply(const Supervisor::Actions& actions);
+  void spawn();
+  void start_check();
+  void read_check();
+  void finish_check(const std::string& bytes);
+  void maybe_check(TimePoint now);
+  int poll_timeout(TimePoint now) const;
+
+  MasterSetup setup_;
+  Supervisor supervisor_;
+  std::string running_build_id_;  // the build at the install path that the current child runs
+  int signal_fd_ = -1;
+  std::map<pid_t, ChildSlot> children_;
+  unsigned generation_ = 0;
+  bool announced_ready_ = false;
+  std::optional<int> exit_code_;
+
+  // The check helper.
+  pid_t check_pid_ = -1;
+  int check_pipe_ = -1;
+  std::string check_output_;
+  bool check_requested_ = false;
+  TimePoint next_poll_{};
+  std::optional<TimePoint> settle_at_;
+  Validator signature_seen_;
+  Validator artifact_seen_;
+  bool retry_ = false;
+  std::set<std::string> bad_build_ids_;
+  std::optional<std::int64_t> high_water_;
+  std::optional<std::int64_t> pending_timestamp_;  // of a build installed, not yet ready
+  std::string pending_build_id_;
+};
+
+}  // namespace molt

@@ -1,0 +1,135 @@
+// molt::run: decides this process's role and starts it.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <molt/molt.hpp>
+
+#include "address.hpp"
+#include "child_state.hpp"
+#include "handoff.hpp"
+#include "listeners.hpp"
+#include "make_fetcher.hpp"
+#include "master.hpp"
+
+namespace molt {
+namespace {
+
+void setup_logging(const Config& config, const char* role) {
+  auto logger = spdlog::stderr_color_mt(std::string("molt-") + role);
+  logger->set_pattern(std::string("%Y-%m-%d %H:%M:%S.%e molt[%P] ") + role + " %^%l%$: %v");
+  logger->set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+std::string read_text(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot read";
+    return {};
+  }
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Everything a bad configuration can get wrong is found here, before anything starts.
+std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
+  MasterSetup setup;
+  setup.config = config;
+  if (config.ready_timeout.count() <= 0 || config.drain_timeout.count() <= 0 ||
+      config.probe_timeout.count() <= 0 || config.poll_interval.count() <= 0) {
+    error = "timeouts and the poll interval must be greater than zero";
+    return std::nullopt;
+  }
+  std::vector<Address> addresses;
+  for (std::size_t i = 0; i < config.listen.size(); ++i) {
+    std::optional<Address> a = parse_address(config.listen[i], static_cast<int>(i), error);
+    if (!a) return std::nullopt;
+    addresses.push_back(*a);
+  }
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  setup.bin_path = config.install_path.empty() ? std::string(self, n > 0 ? n : 0)
+                                               : config.install_path;
+  if (::access(setup.bin_path.c_str(), X_OK) != 0) {
+    error = "install path " + setup.bin_path + " is not an executable file";
+    return std::nullopt;
+  }
+  setup.state_dir = config.state_dir.empty() ? setup.bin_path + ".molt" : config.state_dir;
+  for (const std::string& path : config.pubkeys) {
+    std::string text = read_text(path, error);
+    if (!error.empty()) return std::nullopt;
+    std::optional<sig::PublicKey> key = sig::parse_public_key(text, error);
+    if (!key) {
+      error = "public key " + path + ": " + error;
+      return std::nullopt;
+    }
+    setup.keys.push_back(*key);
+  }
+  if (!config.source.empty()) {
+    if (setup.keys.empty() && !config.insecure_no_verify) {
+      error = "source " + config.source +
+              " has no public key: pass --pubkey FILE (or --insecure-no-verify to run unsigned "
+              "builds)";
+      return std::nullopt;
+    }
+    setup.fetcher = make_fetcher(config, error);
+    if (!setup.fetcher) return std::nullopt;
+  }
+  setup.listeners = open_listeners(addresses, error);
+  if (!error.empty()) return std::nullopt;
+  setup.argv = handoff::own_argv();
+  if (const char* systemd = std::getenv("NOTIFY_SOCKET")) {
+    setup.systemd_notify_socket = systemd;
+    ::unsetenv("NOTIFY_SOCKET");
+  }
+  return setup;
+}
+
+int run_probe() {
+  std::string error;
+  std::optional<std::string> id = read_build_id("/proc/self/exe", error);
+  std::printf("%s%s\n", handoff::kProbeAnswer, id.value_or("").c_str());
+  std::fflush(stdout);
+  return id ? 0 : 1;
+}
+
+int run_child(const Config& config, const Program& program) {
+  setup_logging(config, "child");
+  std::string error;
+  std::unique_ptr<ChildState> state = ChildState::from_environment(config.drain_signal, error);
+  if (!state) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  return program(*state);
+}
+
+int run_master(const Config& config) {
+  setup_logging(config, "master");
+  std::string error;
+  std::optional<MasterSetup> setup = prepare(config, error);
+  if (!setup) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  Master master(std::move(*setup));
+  return master.run();
+}
+
+}  // namespace
+
+const char* version() { return MOLT_VERSION; }
+
+int run(const Config& config, const Program& program) {
+  const char* role = std::getenv(handoff::kRole);
+  std::string_view r = role ? role : "";
+  if (r == handoff::kRoleProbe) return run_probe();
+  if (r == handoff::kRoleChild) return run_child(config, program);
+  return run_master(config);
+}
+
+}  // namespace molt

@@ -1,0 +1,131 @@
+#include "swap.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace molt {
+namespace {
+
+std::string dir_of(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_of(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string cause(const std::string& step, const std::string& path) {
+  return step + " " + path + ": " + std::strerror(errno);
+}
+
+std::string fsync_dir(Sys& sys, const std::string& dir) {
+  int fd = sys.open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return cause("open", dir);
+  std::string error;
+  if (sys.fsync(fd) != 0) error = cause("fsync", dir);
+  sys.close(fd);
+  return error;
+}
+
+}  // namespace
+
+std::string prev_path(const std::string& bin_path) { return bin_path + ".prev"; }
+
+StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size)
+    : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size) {}
+
+StagedFile::~StagedFile() {
+  if (fd_ >= 0) sys_.close(fd_);
+  if (!path_.empty() && !released_) sys_.unlink(path_.c_str());
+}
+
+bool StagedFile::fail(const std::string& step) {
+  error_ = cause(step, path_);
+  return false;
+}
+
+bool StagedFile::open() {
+  // Same directory as the binary, so the final rename never crosses a filesystem.
+  std::string pattern = dir_of(bin_path_) + "/." + base_of(bin_path_) + ".molt-XXXXXX";
+  // mkstemp picks the name; the file is then reopened through the seam so tests can fail it.
+  int probe = ::mkstemp(pattern.data());
+  if (probe < 0) {
+    error_ = cause("create temp file in", dir_of(bin_path_));
+    return false;
+  }
+  ::close(probe);
+  path_ = pattern;
+  fd_ = sys_.open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC, 0700);
+  if (fd_ < 0) return fail("open");
+  return true;
+}
+
+bool StagedFile::write(const char* data, std::size_t size) {
+  if (size_ + size > max_size_) {
+    error_ = "artifact exceeds the size limit of " + std::to_string(max_size_) + " bytes";
+    return false;
+  }
+  hasher_->update(data, size);
+  size_ += size;
+  while (size > 0) {
+    ssize_t n = sys_.write(fd_, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write");
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool StagedFile::reset() {
+  if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) return fail("truncate");
+  hasher_ = std::make_unique<sig::Hasher>();
+  size_ = 0;
+  return true;
+}
+
+bool StagedFile::finish() {
+  if (sys_.fchmod(fd_, 0755) != 0) return fail("chmod");
+  if (sys_.fsync(fd_) != 0) return fail("fsync");
+  int fd = fd_;
+  fd_ = -1;
+  if (sys_.close(fd) != 0) return fail("close");
+  digest_ = hasher_->finish();
+  return true;
+}
+
+std::string install(Sys& sys, const std::string& staged_path, const std::string& bin_path) {
+  std::string prev = prev_path(bin_path);
+  std::string prev_tmp = prev + ".tmp";
+  sys.unlink(prev_tmp.c_str());
+  if (sys.link(bin_path.c_str(), prev_tmp.c_str()) != 0) {
+    if (errno != ENOENT) return cause("keep the running binary as", prev_tmp);
+  } else if (sys.rename(prev_tmp.c_str(), prev.c_str()) != 0) {
+    std::string error = cause("rename to", prev);
+    sys.unlink(prev_tmp.c_str());
+    return error;
+  }
+  if (sys.rename(staged_path.c_str(), bin_path.c_str()) != 0) return cause("rename to", bin_path);
+  if (std::string error = fsync_dir(sys, dir_of(bin_path)); !error.empty()) {
+    // Not durable: put the old build back rather than run one a crash could lose.
+    sys.rename(prev.c_str(), bin_path.c_str());
+    return error;
+  }
+  return {};
+}
+
+std::string roll_back(Sys& sys, const std::string& bin_path) {
+  std::string prev = prev_path(bin_path);
+  if (sys.rename(prev.c_str(), bin_path.c_str()) != 0) return cause("restore", prev);
+  return fsync_dir(sys, dir_of(bin_path));
+}
+
+}  // namespace molt

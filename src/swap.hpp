@@ -1,0 +1,62 @@
+// Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
+//
+//   stage:   write <dir>/.<name>.molt-XXXXXX (hashing as it is written), fchmod 0755, fsync
+//   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
+//            rename staged -> <bin>, fsync <dir>
+//   rollback: rename <bin>.prev -> <bin>, fsync <dir>
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <molt/fetcher.hpp>
+#include <molt/signature.hpp>
+#include <string>
+
+#include "sys.hpp"
+
+namespace molt {
+
+// A temp file beside the binary that receives a download and hashes it in the same pass.
+// The file is removed on destruction unless release() was called.
+class StagedFile final : public Sink {
+ public:
+  StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size);
+  ~StagedFile() override;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  bool open();
+  bool write(const char* data, std::size_t size) override;
+  bool reset() override;
+  std::string error() const override { return error_; }
+
+  // Makes the file executable, flushes it to disk and closes it; the digest is then final.
+  bool finish();
+  void release() { released_ = true; }
+
+  const std::string& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
+  const sig::Digest& digest() const { return digest_; }
+
+ private:
+  bool fail(const std::string& step);
+
+  Sys& sys_;
+  std::string bin_path_;
+  std::uint64_t max_size_;
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::unique_ptr<sig::Hasher> hasher_ = std::make_unique<sig::Hasher>();
+  sig::Digest digest_{};
+  std::string error_;
+  bool released_ = false;
+};
+
+// Each returns an empty string on success, else one line naming the step and the cause.
+std::string install(Sys& sys, const std::string& staged_path, const std::string& bin_path);
+std::string roll_back(Sys& sys, const std::string& bin_path);
+
+std::string prev_path(const std::string& bin_path);
+
+}  // namespace molt
