@@ -341,6 +341,25 @@ TEST_F(PythonServerTest, ASinkThatRefusesStopsTheTransfer) {
   EXPECT_EQ(result.error, url("/app") + ": fake sink: full");
 }
 
+TEST_F(PythonServerTest, TransferKeepsAnErrorBodyAndTheHeadersForTheCaller) {
+  TransferRequest request;
+  request.url = url("/_mode/500/app");
+  TransferResult result = transfer(request, bounded(), sink_);
+  EXPECT_TRUE(result.ok()) << result.error;  // a whole response, even if not a good one
+  EXPECT_EQ(result.status_line(), "500 Internal Server Error");
+  EXPECT_EQ(result.error_body, "misbehaving on purpose\n");
+  EXPECT_FALSE(result.date.empty());
+  EXPECT_EQ(sink_.writes + sink_.resets, 0);
+
+  request.url = url("/app");
+  result = transfer(request, bounded(), sink_);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.content_type, "application/octet-stream");
+  EXPECT_EQ(result.body_size, kArtifact.size());
+  EXPECT_EQ(result.error_body, "");
+}
+
 TEST_F(HttpFetcherTest, ARefusedConnectionIsOneLine) {
   // A bound socket that does not listen: connecting to it is refused, deterministically.
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
