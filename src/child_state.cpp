@@ -138,7 +138,6 @@ void ChildState::watch() {
   while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
   }
   if (!(fds[0].revents & POLLIN)) return;
-  stopping();
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(mutex_);

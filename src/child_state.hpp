@@ -23,14 +23,13 @@ class ChildState final : public State {
   unsigned generation() const override { return generation_; }
   int master_pid() const override { return master_pid_; }
   void ready() override;
+  void stopping() override;
   void status(const std::string& text) override;
   bool draining() const override;
   int drain_fd() const override { return drain_fd_; }
   void on_drain(std::function<void()> callback) override;
   void wait_for_drain() override;
 
-  // Tells the master this child is on its way out (STOPPING=1).
-  void stopping();
 
  private:
   ChildState() = default;

@@ -192,6 +192,9 @@ void Master::handle_notify(pid_t pid, ChildSlot& slot) {
     if (auto it = message.find("STATUS"); it != message.end()) {
       spdlog::info("child {} status: {}", pid, it->second);
     }
+    if (auto it = message.find("STOPPING"); it != message.end() && it->second == "1") {
+      spdlog::info("child {} stopped accepting; finishing what it has", pid);
+    }
     if (message.contains("READY") && message.at("READY") == "1") {
       apply(supervisor_.child_ready(pid, Clock::now()));
     }

@@ -140,6 +140,7 @@ bool HttpServer::serve(State& state) {
   }
   // Stop accepting: close only this process's copies; the master and the new child keep theirs.
   for (std::size_t i = 0; i + 1 < fds.size(); ++i) ::close(fds[i].fd);
+  state.stopping();
   tasks->shutdown();  // waits for every connection to finish
   return true;
 }

@@ -28,6 +28,9 @@ class State {
 
   // Tells the master this child serves (READY=1). Call once the listeners are being accepted on.
   virtual void ready() = 0;
+  // Tells the master this child has stopped accepting and is finishing what it has
+  // (STOPPING=1). Servers that drain call it once their listeners are closed.
+  virtual void stopping() = 0;
   // Sends a STATUS= line the master logs.
   virtual void status(const std::string& text) = 0;
 

@@ -1,0 +1,60 @@
+"""Signals to the master (issue 2, point 5)."""
+import os
+import signal
+import unittest
+
+from harness import Service, pid_alive, wait_for_exit
+
+
+class Signals(unittest.TestCase):
+    def test_sigusr2_restarts_the_child_on_the_same_build(self):
+        svc = Service(self)
+        before = svc.id()
+        mark = svc.log.mark()
+        svc.signal(signal.SIGUSR2)
+        svc.wait_ready("v1", mark)
+        svc.wait_stopped_accepting(before["pid"], mark)
+        after = svc.id()
+        self.assertEqual(after["build_id"], "v1")
+        self.assertEqual(after["master_pid"], before["master_pid"])
+        self.assertNotEqual(after["pid"], before["pid"])
+        self.assertEqual(after["generation"], before["generation"] + 1)
+
+    def test_sighup_checks_the_source_now(self):
+        # The source's folder does not exist at start, so there is no inotify watch, and the
+        # interval is an hour: only SIGHUP makes the master look.
+        svc = Service(self, interval="1h", source="later/app")
+        old = svc.id()["pid"]
+        os.mkdir(os.path.join(svc.dir, "later"))
+        svc.publish("v2")
+        mark = svc.log.mark()
+        svc.signal(signal.SIGHUP)
+        svc.log.wait_for(r"SIGHUP: checking", mark)
+        svc.wait_ready("v2", mark)
+        svc.wait_stopped_accepting(old, mark)
+        self.assertEqual(svc.hello(), "hello from v2")
+
+    def test_sigterm_drains_and_exits_zero(self):
+        svc = Service(self)
+        child = svc.id()["pid"]
+        slow, result = svc.send_slow_request("2s")
+        svc.signal(signal.SIGTERM)
+        self.assertEqual(svc.proc.wait(timeout=30), 0)
+        slow.join(timeout=30)
+        self.assertEqual(result["answer"], (200, "hello from v1\n"))
+        self.assertFalse(pid_alive(child))
+
+    def test_children_drain_and_exit_when_the_master_is_killed(self):
+        svc = Service(self)
+        child = svc.id()["pid"]
+        slow, result = svc.send_slow_request("2s")
+        svc.signal(signal.SIGKILL)
+        svc.proc.wait(timeout=10)
+        slow.join(timeout=30)
+        # The orphaned child finished its request, then exited by itself.
+        self.assertEqual(result["answer"], (200, "hello from v1\n"))
+        self.assertTrue(wait_for_exit(child))
+
+
+if __name__ == "__main__":
+    unittest.main()
