@@ -7,6 +7,7 @@ so the tests share one minisign-made encrypted key.
 
 import base64
 import os
+import pty
 import shutil
 import stat
 import subprocess
@@ -235,6 +236,34 @@ class MinisignInteropTest(unittest.TestCase):
         pub, sec = self.molt_keygen("k", encrypted=False)
         self.run_molt("sign", "-s", sec, "-m", self.file)
         self.assertEqual(self.run_molt("verify", "-q", "-p", pub, "-m", self.file).stdout, "")
+
+    def test_keygen_asks_twice_on_the_terminal_without_echo(self):
+        # Different answers stop keygen before any scrypt work, and show what the terminal saw.
+        pid, fd = pty.fork()
+        if pid == 0:
+            env = {k: v for k, v in os.environ.items() if k != "MOLT_PASSWORD"}
+            os.execve(self.molt, [self.molt, "keygen", "-p", self.path("t.pub"), "-s",
+                                  self.path("t.sec")], env)
+        seen = b""
+        for answer in (b"first-secret\n", b"second-secret\n"):
+            while b"Password" not in seen.split(b"\n")[-1]:
+                seen += os.read(fd, 1024)
+            os.write(fd, answer)
+            seen += b"\n"
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 1)
+        self.assertIn(b"the two passwords differ", seen)
+        self.assertNotIn(b"first-secret", seen)
+        self.assertFalse(os.path.exists(self.path("t.sec")))
 
     def test_each_subcommand_has_help(self):
         for command in ("keygen", "sign", "verify"):
