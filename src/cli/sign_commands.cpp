@@ -32,6 +32,19 @@ constexpr std::uintmax_t kMaxKeyFileSize = 1 << 20;
   throw CLI::RuntimeError(1);
 }
 
+// Runs a subcommand, turning an unexpected library exception into the usual one-line failure.
+template <typename Body>
+void guarded(std::string_view command, Body&& body) {
+  try {
+    body();
+  } catch (const CLI::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::cerr << "molt " << command << ": " << e.what() << "\n";
+    throw CLI::RuntimeError(1);
+  }
+}
+
 std::string read_text(std::string_view command, const std::string& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -180,7 +193,7 @@ void add_sign_commands(CLI::App& app) {
                        "do not encrypt the secret key (otherwise: password from MOLT_PASSWORD "
                        "or the terminal)");
   keygen_cmd->add_flag("-f,--force", keygen_opt->force, "overwrite existing key files");
-  keygen_cmd->callback([keygen_opt] { keygen(*keygen_opt); });
+  keygen_cmd->callback([keygen_opt] { guarded("keygen", [&] { keygen(*keygen_opt); }); });
 
   auto sign_opt = std::make_shared<SignOptions>();
   auto* sign_cmd = app.add_subcommand("sign", "Sign a file (writes FILE.minisig, prehashed ED)");
@@ -197,7 +210,7 @@ void add_sign_commands(CLI::App& app) {
       ->capture_default_str();
   sign_cmd->add_option("-x,--signature", sign_opt->signature_file,
                        "signature file to write (default: FILE.minisig)");
-  sign_cmd->callback([sign_opt] { sign(*sign_opt); });
+  sign_cmd->callback([sign_opt] { guarded("sign", [&] { sign(*sign_opt); }); });
 
   auto verify_opt = std::make_shared<VerifyOptions>();
   auto* verify_cmd = app.add_subcommand("verify", "Check a file's minisign signature (ED or Ed)");
@@ -206,7 +219,7 @@ void add_sign_commands(CLI::App& app) {
   verify_cmd->add_option("-x,--signature", verify_opt->signature_file,
                          "signature file (default: FILE.minisig)");
   verify_cmd->add_flag("-q,--quiet", verify_opt->quiet, "print nothing when the signature is good");
-  verify_cmd->callback([verify_opt] { verify(*verify_opt); });
+  verify_cmd->callback([verify_opt] { guarded("verify", [&] { verify(*verify_opt); }); });
 }
 
 }  // namespace molt::cli

@@ -44,7 +44,8 @@ struct TrustedComment {
   bool hashed = false;
 };
 
-// Streaming BLAKE2b-512, so an artifact is hashed while it is written.
+// Streaming BLAKE2b-512, so an artifact is hashed while it is written. finish() starts over.
+// Throws std::runtime_error only when OpenSSL has no BLAKE2B-512 (a broken install).
 class Hasher {
  public:
   Hasher();
@@ -81,7 +82,8 @@ std::string verify_file(const PublicKey& key, const Signature& sig, const std::s
 const PublicKey* find_key(const std::vector<PublicKey>& keys, const Signature& sig,
                           std::string& error);
 
-// Signing and keys, for the molt command.
+// Signing and keys, for the molt command. generate_key_pair and format_secret_key throw
+// std::runtime_error when OpenSSL cannot make randomness or scrypt finds no memory.
 struct KeyPair {
   PublicKey public_key;
   SecretKey secret_key;
