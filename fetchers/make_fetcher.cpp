@@ -1,13 +1,19 @@
 #include "make_fetcher.hpp"
 
 #include "file.hpp"
+#include "http.hpp"
+#include "s3.hpp"
 
 namespace molt {
 
 std::unique_ptr<Fetcher> make_fetcher(const Config& config, std::string& error) {
   const std::string& source = config.source;
+  if (source.starts_with("http://") || source.starts_with("https://")) {
+    return make_http_fetcher(source, config.http);
+  }
+  if (source.starts_with("s3://")) return make_s3_fetcher(config, error);
   if (source.find("://") != std::string::npos) {
-    error = "source \"" + source + "\": unsupported scheme (use a file path)";
+    error = "source \"" + source + "\": unsupported scheme (use a file path, http(s):// or s3://)";
     return nullptr;
   }
   if (source.empty() || source.back() == '/') {

@@ -1,4 +1,4 @@
-#include "duration.hpp"
+#include <molt/duration.hpp>
 
 #include <cstdint>
 #include <limits>

@@ -11,10 +11,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 #include <molt/build_id.hpp>
+#include <random>
+#include <utility>
 
-#include "duration.hpp"
+#include <molt/duration.hpp>
 #include "handoff.hpp"
 #include "state_file.hpp"
 #include "swap.hpp"
@@ -81,7 +82,7 @@ int Master::run() {
     spdlog::warn("signature checks are off (--insecure-no-verify): any file at the source runs");
   }
   apply(supervisor_.start(Clock::now()));
-  next_poll_ = Clock::now();
+  next_poll_ = Clock::now();  // the first check right away
   while (!exit_code_) {
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
@@ -149,7 +150,8 @@ void Master::handle_signals() {
         reap();
         break;
       case SIGHUP:
-        spdlog::info("SIGHUP: checking {} now", setup_.fetcher ? setup_.fetcher->describe() : "(no source)");
+        spdlog::info("SIGHUP: checking {} now",
+                     setup_.fetcher ? setup_.fetcher->describe() : "(no source)");
         check_requested_ = true;
         break;
       case SIGUSR2:
@@ -180,8 +182,8 @@ void Master::reap() {
     if (it == children_.end()) continue;
     std::string how = describe_exit(status);
     bool expected = status == 0 || supervisor_.stopping();
-    spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}",
-                pid, it->second.build_id, how);
+    spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}", pid,
+                it->second.build_id, how);
     children_.erase(it);
     apply(supervisor_.child_exited(pid, how, Clock::now()));
   }
@@ -240,9 +242,9 @@ void Master::apply(const Supervisor::Actions& actions) {
         }
         pending_timestamp_.reset();
         spdlog::info("child {} (build {}) is ready", action.pid, action.build_id);
-        notify(setup_.systemd_notify_socket,
-               std::string(announced_ready_ ? "" : "READY=1\n") + "MAINPID=" +
-                   std::to_string(::getpid()) + "\nSTATUS=serving build " + action.build_id);
+        notify(setup_.systemd_notify_socket, std::string(announced_ready_ ? "" : "READY=1\n") +
+                                                 "MAINPID=" + std::to_string(::getpid()) +
+                                                 "\nSTATUS=serving build " + action.build_id);
         announced_ready_ = true;
         break;
       case Kind::kExit:
@@ -277,6 +279,25 @@ void Master::spawn() {
   apply(supervisor_.spawned(pid, build_id, Clock::now()));
 }
 
+// About +-10% of jitter keeps a fleet from polling in lockstep; after a failure the next try
+// comes sooner, backing off exponentially up to the interval.
+void Master::schedule_poll(bool failed) {
+  failures_in_a_row_ = failed ? failures_in_a_row_ + 1 : 0;
+  std::chrono::milliseconds delay = setup_.config.poll_interval;
+  if (failed) {
+    auto backoff = std::chrono::milliseconds(500LL << std::min(failures_in_a_row_ - 1, 20));
+    delay = std::min(delay, backoff);
+  }
+  static thread_local std::minstd_rand random(
+      static_cast<unsigned>(::getpid()) ^
+      static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  long long spread = delay.count() / 10;
+  if (spread > 0)
+    delay += std::chrono::milliseconds(
+        std::uniform_int_distribution<long long>(-spread, spread)(random));
+  next_poll_ = Clock::now() + delay;
+}
+
 void Master::maybe_check(TimePoint now) {
   if (!setup_.fetcher || check_pid_ >= 0 || supervisor_.busy()) return;
   if (settle_at_ && now >= *settle_at_) {
@@ -305,7 +326,7 @@ void Master::start_check() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     spdlog::error("check: pipe: {}", std::strerror(errno));
-    next_poll_ = Clock::now() + setup_.config.poll_interval;
+    schedule_poll(true);
     return;
   }
   pid_t pid = ::fork();
@@ -313,7 +334,7 @@ void Master::start_check() {
     spdlog::error("check: fork: {}", std::strerror(errno));
     ::close(fds[0]);
     ::close(fds[1]);
-    next_poll_ = Clock::now() + setup_.config.poll_interval;
+    schedule_poll(true);
     return;
   }
   if (pid == 0) {
@@ -358,14 +379,15 @@ void Master::read_check() {
 }
 
 void Master::finish_check(const std::string& bytes) {
-  next_poll_ = Clock::now() + setup_.config.poll_interval;
   std::optional<CheckOutcome> outcome = decode(bytes);
   if (!outcome) {
     spdlog::error("check of {} ended without an answer (helper crashed?)",
                   setup_.fetcher->describe());
     retry_ = true;
+    schedule_poll(true);
     return;
   }
+  schedule_poll(outcome->kind == CheckOutcome::Kind::kFailed);
   signature_seen_ = outcome->signature;
   artifact_seen_ = outcome->artifact;
   retry_ = outcome->retry || outcome->kind == CheckOutcome::Kind::kFailed;
@@ -386,7 +408,8 @@ void Master::finish_check(const std::string& bytes) {
       break;
     case CheckOutcome::Kind::kInstalled:
       spdlog::info("{}", outcome->message);
-      if (setup_.keys.empty()) spdlog::warn("build {} was not signature-checked", outcome->build_id);
+      if (setup_.keys.empty())
+        spdlog::warn("build {} was not signature-checked", outcome->build_id);
       pending_build_id_ = outcome->build_id;
       pending_timestamp_ = outcome->timestamp;
       apply(supervisor_.installed(outcome->build_id, Clock::now()));

@@ -62,6 +62,7 @@ class Master {
   void finish_check(const std::string& bytes);
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
+  void schedule_poll(bool failed);
 
   MasterSetup setup_;
   Supervisor supervisor_;
@@ -82,6 +83,7 @@ class Master {
   Validator signature_seen_;
   Validator artifact_seen_;
   bool retry_ = false;
+  int failures_in_a_row_ = 0;
   std::set<std::string> bad_build_ids_;
   std::optional<std::int64_t> high_water_;
   std::optional<std::int64_t> pending_timestamp_;  // of a build installed, not yet ready

@@ -15,14 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "../../src/duration.hpp"
+#include <molt/duration.hpp>
 
-#ifndef HELLO_INIT_DELAY
-#define HELLO_INIT_DELAY "0ms"
-#endif
-#ifndef HELLO_EXIT_AT_START
-#define HELLO_EXIT_AT_START 0
-#endif
+#include "build_info.hpp"
 
 namespace {
 
@@ -35,7 +30,7 @@ molt::Duration parse_or_throw(const std::string& text) {
 }
 
 int serve(molt::State& state, molt::Duration init_delay) {
-  if (HELLO_EXIT_AT_START) {
+  if (hello::kExitAtStart) {
     std::cerr << "hello: this build exits at start (HELLO_EXIT_AT_START)\n";
     return 3;
   }
@@ -71,14 +66,14 @@ int serve(molt::State& state, molt::Duration init_delay) {
 int main(int argc, char** argv) {
   molt::Config config;
   config.poll_interval = std::chrono::seconds(1);
-  std::string interval = "1s", init_delay = HELLO_INIT_DELAY, ready_timeout = "30s",
+  std::string interval = "1s", init_delay = hello::kInitDelay, ready_timeout = "30s",
               drain_timeout = "30s", probe_timeout = "5s", probation = "10s";
 
   CLI::App app{"hello: a self-upgrading HTTP server (molt example)"};
   app.add_option("--listen", config.listen, "address to listen on (repeatable): HOST:PORT, "
                                             "[V6]:PORT, unix:/PATH")
       ->required();
-  app.add_option("--source", config.source, "where new builds appear (a file path)");
+  app.add_option("--source", config.source, "where new builds appear: a file path, http(s)://URL or s3://bucket/key");
   app.add_option("--pubkey", config.pubkeys, "minisign public key that may sign builds (repeatable)");
   app.add_flag("--insecure-no-verify", config.insecure_no_verify, "accept unsigned builds");
   app.add_flag("--allow-downgrade", config.allow_downgrade, "accept builds signed earlier");
@@ -93,6 +88,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--probation", probation, "a crash within this after an upgrade rolls back")
       ->capture_default_str();
+  app.add_option("--ca-file", config.http.ca_file, "extra CA bundle for https:// sources");
+  app.add_option("--header", config.http.headers,
+                 "extra request header 'Name: value' or @FILE of such lines (repeatable; never "
+                 "logged)");
+  app.add_option("--max-size", config.http.max_size, "largest artifact accepted, in bytes")
+      ->capture_default_str();
+  app.add_option("--s3-endpoint", config.s3.endpoint, "S3-compatible endpoint URL (default AWS)");
+  app.add_option("--s3-region", config.s3.region, "S3 region (default from the AWS settings)");
+  app.add_option("--s3-profile", config.s3.profile, "AWS profile for credentials");
+  app.add_flag("--s3-anonymous", config.s3.anonymous, "read a public bucket without credentials");
   app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();

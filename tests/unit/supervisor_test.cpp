@@ -1,0 +1,174 @@
+// The master's decisions, driven with fake pids and a fake clock.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "backoff.hpp"
+#include "supervisor.hpp"
+
+namespace molt {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = Supervisor::Action::Kind;
+using Actions = Supervisor::Actions;
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  SupervisorTest() : sup_(settings()) {}
+
+  static Supervisor::Settings settings() {
+    Supervisor::Settings s;
+    s.ready_timeout = 5s;
+    s.drain_timeout = 10s;
+    s.probation = 20s;
+    s.drain_signal = SIGTERM;
+    s.backoff_initial = 100ms;
+    s.backoff_max = 1s;
+    s.healthy_after = 30s;
+    return s;
+  }
+
+  static bool has(const Actions& actions, Kind kind, pid_t pid = 0, int signal = 0) {
+    for (const auto& a : actions) {
+      if (a.kind == kind && (pid == 0 || a.pid == pid) && (signal == 0 || a.signal == signal)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Starts the first child (pid 100, build v1) and makes it ready.
+  void serve_v1() {
+    ASSERT_TRUE(has(sup_.start(now_), Kind::kSpawn));
+    sup_.spawned(100, "v1", now_);
+    ASSERT_TRUE(has(sup_.child_ready(100, now_), Kind::kReady, 100));
+  }
+
+  // Installs v2 (pid 200) and returns what the supervisor asked for when it started.
+  Actions start_v2() {
+    Actions actions = sup_.installed("v2", now_);
+    EXPECT_TRUE(has(actions, Kind::kSpawn));
+    return sup_.spawned(200, "v2", now_);
+  }
+
+  Supervisor sup_;
+  Supervisor::TimePoint now_{};
+};
+
+TEST_F(SupervisorTest, UpgradeDrainsTheOldChildOnlyAfterTheNewOneIsReady) {
+  serve_v1();
+  Actions started = start_v2();
+  EXPECT_FALSE(has(started, Kind::kSignal));  // v1 keeps serving while v2 starts
+  EXPECT_TRUE(sup_.busy());
+  Actions ready = sup_.child_ready(200, now_);
+  EXPECT_TRUE(has(ready, Kind::kSignal, 100, SIGTERM));
+  EXPECT_TRUE(has(ready, Kind::kReady, 200));
+  EXPECT_EQ(sup_.current_pid(), 200);
+  EXPECT_EQ(sup_.current_build_id(), "v2");
+  EXPECT_TRUE(sup_.child_exited(100, "exited with status 0", now_).empty());
+  now_ += 20s;
+  EXPECT_TRUE(has(sup_.tick(now_), Kind::kCommit));
+}
+
+TEST_F(SupervisorTest, OldChildIsKilledAfterTheDrainTimeout) {
+  serve_v1();
+  start_v2();
+  sup_.child_ready(200, now_);
+  now_ += 9s;
+  EXPECT_FALSE(has(sup_.tick(now_), Kind::kSignal, 100, SIGKILL));
+  now_ += 1s;
+  EXPECT_TRUE(has(sup_.tick(now_), Kind::kSignal, 100, SIGKILL));
+}
+
+TEST_F(SupervisorTest, CandidateNotReadyInTimeIsKilledAndRolledBack) {
+  serve_v1();
+  start_v2();
+  EXPECT_EQ(sup_.next_deadline(), now_ + 5s);
+  now_ += 5s;
+  Actions actions = sup_.tick(now_);
+  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGKILL));
+  EXPECT_TRUE(has(actions, Kind::kRollback));
+  EXPECT_FALSE(has(actions, Kind::kSignal, 100));  // v1 never stopped serving
+  EXPECT_EQ(sup_.current_pid(), 100);
+  EXPECT_FALSE(sup_.busy());
+  EXPECT_TRUE(sup_.child_exited(200, "was killed by KILL", now_).empty());
+}
+
+TEST_F(SupervisorTest, CandidateThatExitsIsRolledBack) {
+  serve_v1();
+  start_v2();
+  Actions actions = sup_.child_exited(200, "exited with status 3", now_);
+  ASSERT_TRUE(has(actions, Kind::kRollback));
+  EXPECT_FALSE(has(actions, Kind::kSignal));
+  for (const auto& a : actions) {
+    if (a.kind == Kind::kRollback) {
+      EXPECT_EQ(a.build_id, "v2");
+      EXPECT_EQ(a.reason, "exited with status 3 before it was ready");
+    }
+  }
+  EXPECT_EQ(sup_.current_pid(), 100);
+}
+
+TEST_F(SupervisorTest, CrashDuringProbationRollsBackAndRestarts) {
+  serve_v1();
+  start_v2();
+  sup_.child_ready(200, now_);
+  sup_.child_exited(100, "exited with status 0", now_);
+  now_ += 3s;
+  Actions actions = sup_.child_exited(200, "was killed by SEGV", now_);
+  EXPECT_TRUE(has(actions, Kind::kRollback));
+  EXPECT_TRUE(has(actions, Kind::kSpawn));
+}
+
+TEST_F(SupervisorTest, RestartFailureDoesNotRollBack) {
+  serve_v1();
+  EXPECT_TRUE(has(sup_.restart_requested(now_), Kind::kSpawn));
+  sup_.spawned(300, "v1", now_);
+  Actions actions = sup_.child_exited(300, "exited with status 1", now_);
+  EXPECT_FALSE(has(actions, Kind::kRollback));
+  EXPECT_EQ(sup_.current_pid(), 100);
+}
+
+TEST_F(SupervisorTest, UnexpectedExitRestartsWithBackoff) {
+  serve_v1();
+  EXPECT_TRUE(sup_.child_exited(100, "was killed by SEGV", now_).empty());
+  EXPECT_EQ(sup_.next_deadline(), now_ + 100ms);
+  now_ += 100ms;
+  EXPECT_TRUE(has(sup_.tick(now_), Kind::kSpawn));
+  sup_.spawned(101, "v1", now_);
+  sup_.child_exited(101, "was killed by SEGV", now_);
+  EXPECT_EQ(sup_.next_deadline(), now_ + 200ms);
+}
+
+TEST_F(SupervisorTest, NoUpgradeWhileACandidateStarts) {
+  serve_v1();
+  start_v2();
+  EXPECT_TRUE(sup_.installed("v3", now_).empty());
+  EXPECT_TRUE(sup_.restart_requested(now_).empty());
+}
+
+TEST_F(SupervisorTest, StopDrainsEveryChildThenExits) {
+  serve_v1();
+  start_v2();
+  Actions actions = sup_.stop_requested(now_);
+  EXPECT_TRUE(has(actions, Kind::kSignal, 100, SIGTERM));
+  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGTERM));
+  EXPECT_FALSE(has(actions, Kind::kExit));
+  EXPECT_TRUE(sup_.child_exited(100, "exited with status 0", now_).empty());
+  EXPECT_TRUE(has(sup_.child_exited(200, "exited with status 0", now_), Kind::kExit));
+}
+
+TEST(BackoffTest, DoublesUpToTheMaximumAndResets) {
+  Backoff backoff(100ms, 500ms);
+  EXPECT_EQ(backoff.next(), 100ms);
+  EXPECT_EQ(backoff.next(), 200ms);
+  EXPECT_EQ(backoff.next(), 400ms);
+  EXPECT_EQ(backoff.next(), 500ms);
+  EXPECT_EQ(backoff.next(), 500ms);
+  backoff.reset();
+  EXPECT_EQ(backoff.next(), 100ms);
+}
+
+}  // namespace
+}  // namespace molt

@@ -1,0 +1,171 @@
+// The swap: <bin> is always a whole old or whole new file, whichever syscall fails.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "swap.hpp"
+
+namespace molt {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Passes every call to the real one, except call number `fail_at` (counting from 1), which
+// fails with `error` as a full disk or a broken filesystem would.
+class FaultySys final : public Sys {
+ public:
+  explicit FaultySys(int fail_at, int error = EIO) : fail_at_(fail_at), error_(error) {}
+  int calls() const { return calls_; }
+  std::string failed_call() const { return failed_call_; }
+
+  int open(const char* p, int f, mode_t m) override {
+    return fail("open") ? -1 : real_sys().open(p, f, m);
+  }
+  ssize_t write(int fd, const void* d, std::size_t n) override {
+    return fail("write") ? -1 : real_sys().write(fd, d, n);
+  }
+  int fsync(int fd) override { return fail("fsync") ? -1 : real_sys().fsync(fd); }
+  int fchmod(int fd, mode_t m) override { return fail("fchmod") ? -1 : real_sys().fchmod(fd, m); }
+  int close(int fd) override {
+    real_sys().close(fd);  // never leak the fd, even when reporting a failure
+    return fail("close") ? -1 : 0;
+  }
+  int link(const char* a, const char* b) override {
+    return fail("link") ? -1 : real_sys().link(a, b);
+  }
+  int rename(const char* a, const char* b) override {
+    return fail("rename") ? -1 : real_sys().rename(a, b);
+  }
+  int unlink(const char* p) override { return fail("unlink") ? -1 : real_sys().unlink(p); }
+
+ private:
+  bool fail(const char* name) {
+    if (++calls_ != fail_at_) return false;
+    failed_call_ = name;
+    errno = error_;
+    return true;
+  }
+  int fail_at_;
+  int error_;
+  int calls_ = 0;
+  std::string failed_call_;
+};
+
+class SwapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("molt-swap-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    bin_ = (dir_ / "app").string();
+    std::ofstream(bin_) << old_;
+    fs::permissions(bin_, fs::perms::owner_all);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  // Stages and installs the new build through `sys`. Returns the first error, if any.
+  std::string stage_and_install(Sys& sys) {
+    StagedFile staged(sys, bin_, 1 << 20);
+    if (!staged.open() || !staged.write(new_.data(), new_.size()) || !staged.finish()) {
+      return staged.error();
+    }
+    std::string error = install(sys, staged.path(), bin_);
+    if (error.empty()) staged.release();
+    return error;
+  }
+
+  int temp_files_left() const {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      if (e.path().filename().string().find(".molt-") != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+  fs::path dir_;
+  std::string bin_;
+  const std::string old_ = std::string(100'000, 'o');
+  const std::string new_ = std::string(150'000, 'n');
+};
+
+TEST_F(SwapTest, InstallKeepsThePreviousBuild) {
+  EXPECT_EQ(stage_and_install(real_sys()), "");
+  EXPECT_EQ(read(bin_), new_);
+  EXPECT_EQ(read(prev_path(bin_)), old_);
+  EXPECT_TRUE(fs::status(bin_).permissions() == (fs::perms::owner_all | fs::perms::group_read |
+                                                  fs::perms::group_exec | fs::perms::others_read |
+                                                  fs::perms::others_exec));
+  EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(roll_back(real_sys(), bin_), "");
+  EXPECT_EQ(read(bin_), old_);
+}
+
+TEST_F(SwapTest, EverySyscallFailingLeavesTheBinaryWhole) {
+  FaultySys counting(0);
+  ASSERT_EQ(stage_and_install(counting), "");
+  const int total = counting.calls();
+  ASSERT_GT(total, 8);
+  for (int n = 1; n <= total; ++n) {
+    SetUp();
+    FaultySys faulty(n);
+    std::string error = stage_and_install(faulty);
+    std::string content = read(bin_);
+    SCOPED_TRACE("call " + std::to_string(n) + " (" + faulty.failed_call() + "): " + error);
+    EXPECT_TRUE(content == old_ || content == new_);
+    if (!error.empty()) {
+      EXPECT_EQ(content, old_);
+      EXPECT_NE(error.find("Input/output error"), std::string::npos);
+    }
+    // Only a failed cleanup may leave the temp file behind.
+    if (faulty.failed_call() != "unlink") {
+      EXPECT_EQ(temp_files_left(), 0);
+    }
+  }
+}
+
+TEST_F(SwapTest, FullDiskIsReportedAndNothingIsReplaced) {
+  // The first write of the staged file fails as on a full disk.
+  FaultySys counting(0);
+  StagedFile probe(counting, bin_, 1 << 20);
+  ASSERT_TRUE(probe.open());
+  FaultySys full_disk(counting.calls() + 1, ENOSPC);
+  StagedFile staged(full_disk, bin_, 1 << 20);
+  ASSERT_TRUE(staged.open());
+  EXPECT_FALSE(staged.write(new_.data(), new_.size()));
+  EXPECT_NE(staged.error().find("No space left on device"), std::string::npos) << staged.error();
+  EXPECT_NE(staged.error().find(dir_.string()), std::string::npos) << staged.error();
+  EXPECT_EQ(read(bin_), old_);
+}
+
+TEST_F(SwapTest, SizeLimit) {
+  StagedFile staged(real_sys(), bin_, 10);
+  ASSERT_TRUE(staged.open());
+  EXPECT_FALSE(staged.write(new_.data(), 11));
+  EXPECT_EQ(staged.error(), "artifact exceeds the size limit of 10 bytes");
+}
+
+TEST_F(SwapTest, DigestIsBlake2bOfWhatWasWritten) {
+  StagedFile staged(real_sys(), bin_, 1 << 20);
+  ASSERT_TRUE(staged.open());
+  ASSERT_TRUE(staged.write("abc", 3));
+  ASSERT_TRUE(staged.reset());  // a retried transfer starts again
+  ASSERT_TRUE(staged.write(new_.data(), new_.size()));
+  ASSERT_TRUE(staged.finish());
+  sig::Hasher hasher;
+  hasher.update(new_.data(), new_.size());
+  EXPECT_EQ(staged.digest(), hasher.finish());
+  EXPECT_EQ(read(staged.path()), new_);
+}
+
+}  // namespace
+}  // namespace molt
