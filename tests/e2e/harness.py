@@ -82,14 +82,15 @@ class Service:
 
     def __init__(self, test, build="v1", extra_args=(), signed=True, interval="30s",
                  source="drop/app"):
-        """`source` is relative to the service's folder; only "drop/" is created."""
+        """`source` is a URL, or a path relative to the service's folder (only "drop/" is
+        created)."""
         self.dir = tempfile.mkdtemp(prefix="molt-e2e-")
         test.addCleanup(shutil.rmtree, self.dir, True)
         self.bin = os.path.join(self.dir, "app")
         shutil.copy(hello_build(build), self.bin)
         self.drop = os.path.join(self.dir, "drop")
         os.mkdir(self.drop)
-        self.source = os.path.join(self.dir, source)
+        self.source = source if "://" in source else os.path.join(self.dir, source)
         self.pub = os.path.join(self.dir, "molt.pub")
         self.sec = os.path.join(self.dir, "molt.sec")
         run(MOLT, "keygen", "-W", "-p", self.pub, "-s", self.sec)
