@@ -74,7 +74,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     FetchResult polled = fetcher.poll(request.retry ? Validator{} : request.signature_seen, sink);
     if (polled.status == Status::kNotModified) return out.done(Kind::kNothing);
     if (polled.status == Status::kMissing) {
-      return out.done(Kind::kNothing, source + ".minisig: no signature yet");
+      return out.done(Kind::kNothing, source + ".minisig: no signature yet; nothing unsigned is "
+                                                 "installed");
     }
     if (polled.status == Status::kFailed) return out.done(Kind::kFailed, polled.error);
     bool same_signature = polled.validator == request.signature_seen;

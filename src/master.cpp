@@ -395,8 +395,8 @@ void Master::finish_check(const std::string& bytes) {
   switch (outcome->kind) {
     case CheckOutcome::Kind::kNothing:
       if (!outcome->message.empty()) {
-        spdlog::log(outcome->retry ? spdlog::level::info : spdlog::level::debug, "{}",
-                    outcome->message);
+        bool news = outcome->message != last_waiting_message_;
+        spdlog::log(news ? spdlog::level::info : spdlog::level::debug, "{}", outcome->message);
       }
       break;
     case CheckOutcome::Kind::kSkipped:
@@ -414,6 +414,11 @@ void Master::finish_check(const std::string& bytes) {
       pending_timestamp_ = outcome->timestamp;
       apply(supervisor_.installed(outcome->build_id, Clock::now()));
       break;
+  }
+  if (outcome->kind != CheckOutcome::Kind::kNothing) {
+    last_waiting_message_.clear();
+  } else if (!outcome->message.empty()) {
+    last_waiting_message_ = outcome->message;
   }
 }
 

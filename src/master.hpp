@@ -84,6 +84,7 @@ class Master {
   Validator artifact_seen_;
   bool retry_ = false;
   int failures_in_a_row_ = 0;
+  std::string last_waiting_message_;  // "waiting for ..." is said once, not at every poll
   std::set<std::string> bad_build_ids_;
   std::optional<std::int64_t> high_water_;
   std::optional<std::int64_t> pending_timestamp_;  // of a build installed, not yet ready
