@@ -33,14 +33,16 @@ Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, 
 Supervisor::Actions Supervisor::child_ready(pid_t pid, TimePoint now) {
   if (candidate_ && candidate_->pid == pid) {
     Child ready = *std::exchange(candidate_, std::nullopt);
-    Actions actions;
-    if (current_) actions = drain(*current_, now, "replaced by " + ready.build_id);
+    Actions actions{{.kind = Kind::kReady, .pid = pid, .build_id = ready.build_id}};
+    if (current_) {
+      Actions drained = drain(*current_, now, "replaced by " + ready.build_id);
+      actions.insert(actions.end(), drained.begin(), drained.end());
+    }
     if (ready.upgrade) {
       probation_until_ = now + settings_.probation;
       probation_build_ = ready.build_id;
     }
     current_ = ready;
-    actions.push_back({.kind = Kind::kReady, .pid = pid, .build_id = ready.build_id});
     return actions;
   }
   if (current_ && current_->pid == pid && current_->deadline != TimePoint{}) {
