@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates ccache
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libbrotli-dev
-  clang libclang-rt-14-dev
+  clang clang-format libclang-rt-14-dev
   minisign nginx-light python3 python3-botocore openssl curl procps
   $(command -v npm >/dev/null || echo nodejs npm)
 )

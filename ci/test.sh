@@ -29,6 +29,9 @@ build_and_test() {
   ctest --test-dir "$dir" --output-on-failure --parallel "$jobs" --timeout 600
 }
 
+step "format"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
+
 build_and_test build/ci-release -DCMAKE_BUILD_TYPE=Release
 # detect_leaks stays on; children inherit these through the environment.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1

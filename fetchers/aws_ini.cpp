@@ -89,8 +89,10 @@ std::optional<IniFile> parse_ini(std::string_view text, std::string_view origin,
 std::optional<IniFile> read_ini(const std::string& path, std::string& error) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int cause = fd < 0 ? errno : EISDIR;
+  // Anything readable but a directory: AWS_CONFIG_FILE=/dev/null is the usual way to say "no
+  // config", and botocore reads a character device or a pipe as it reads a file.
+  if (fd < 0 || ::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    int cause = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
     if (fd >= 0) ::close(fd);
     if (cause == ENOENT || cause == ENOTDIR) return IniFile{};  // no file: nothing configured
     error = "cannot read " + path + ": " + std::strerror(cause);

@@ -62,8 +62,8 @@ std::optional<Address> parse_address(std::string_view text, int index, std::stri
       return fail("bad IPv4 address (give a numeric address)");
     }
   }
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(),
-                                   address.port);
+  auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), address.port);
   if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
       address.port < 0 || address.port > 65535) {
     return fail("port must be a number from 0 to 65535");

@@ -1,6 +1,5 @@
 // Reads a BuildID from an ELF file's section headers, without running the file.
 #include <elf.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

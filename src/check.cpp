@@ -74,8 +74,9 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     FetchResult polled = fetcher.poll(request.retry ? Validator{} : request.signature_seen, sink);
     if (polled.status == Status::kNotModified) return out.done(Kind::kNothing);
     if (polled.status == Status::kMissing) {
-      return out.done(Kind::kNothing, source + ".minisig: no signature yet; nothing unsigned is "
-                                                 "installed");
+      return out.done(Kind::kNothing, source +
+                                          ".minisig: no signature yet; nothing unsigned is "
+                                          "installed");
     }
     if (polled.status == Status::kFailed) return out.done(Kind::kFailed, polled.error);
     bool same_signature = polled.validator == request.signature_seen;
@@ -99,10 +100,9 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
     if (comment.timestamp && request.high_water && *comment.timestamp < *request.high_water &&
         !request.allow_downgrade) {
-      return out.done(Kind::kRefused, source + ": refused as a downgrade: signed at " +
-                                          utc(*comment.timestamp) +
-                                          ", older than the running build signed at " +
-                                          utc(*request.high_water));
+      return out.done(Kind::kRefused,
+                      source + ": refused as a downgrade: signed at " + utc(*comment.timestamp) +
+                          ", older than the running build signed at " + utc(*request.high_water));
     }
   }
 
@@ -140,14 +140,15 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
                     source + ": build " + *build_id + " is already running; nothing to do");
   }
   if (request.bad_build_ids.contains(*build_id)) {
-    return out.done(Kind::kSkipped, source + ": build " + *build_id + " failed before; not retried");
+    return out.done(Kind::kSkipped,
+                    source + ": build " + *build_id + " failed before; not retried");
   }
   if (verify && !comment.build_id.empty() && comment.build_id != *build_id) {
     return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
                                         " but the file is build " + *build_id);
   }
-  if (std::string why = handoff::probe(staged.path(), request.argv, *build_id,
-                                       request.probe_timeout);
+  if (std::string why =
+          handoff::probe(staged.path(), request.argv, *build_id, request.probe_timeout);
       !why.empty()) {
     out.result.bad = true;
     return out.done(Kind::kRefused, source + ": build " + *build_id + " refused: " + why);

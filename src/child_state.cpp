@@ -1,12 +1,12 @@
 #include "child_state.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <arpa/inet.h>
 #include <sys/eventfd.h>
-#include <sys/un.h>
 #include <sys/socket.h>
-#include <fcntl.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,8 +90,8 @@ std::unique_ptr<ChildState> ChildState::from_environment(int drain_signal, std::
   state->master_pid_ = std::atoi(env_or_empty(handoff::kMasterPid).c_str());
   state->notify_socket_ = env_or_empty("NOTIFY_SOCKET");
   // Not for grandchildren: they are not ours to supervise.
-  for (const char* name : {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
-                           handoff::kRole}) {
+  for (const char* name :
+       {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", handoff::kRole}) {
     ::unsetenv(name);
   }
 
@@ -119,7 +119,9 @@ ChildState::~ChildState() {
   ::close(stop_fd_);
 }
 
-void ChildState::ready() { notify(notify_socket_, "READY=1\nMAINPID=" + std::to_string(::getpid())); }
+void ChildState::ready() {
+  notify(notify_socket_, "READY=1\nMAINPID=" + std::to_string(::getpid()));
+}
 
 void ChildState::status(const std::string& text) { notify(notify_socket_, "STATUS=" + text); }
 

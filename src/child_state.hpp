@@ -30,7 +30,6 @@ class ChildState final : public State {
   void on_drain(std::function<void()> callback) override;
   void wait_for_drain() override;
 
-
  private:
   ChildState() = default;
   void watch();

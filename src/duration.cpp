@@ -1,7 +1,6 @@
-#include <molt/duration.hpp>
-
 #include <cstdint>
 #include <limits>
+#include <molt/duration.hpp>
 
 namespace molt {
 namespace {
@@ -15,8 +14,7 @@ constexpr Unit kUnits[] = {{"ms", 1}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'0
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text,
-                                                         std::string& error) {
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string& error) {
   auto fail = [&](const std::string& why) {
     error = "duration \"" + std::string(text) + "\": " + why;
     return std::nullopt;

@@ -67,8 +67,7 @@ int open_unix(const Address& address, std::string& error) {
   if (::lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
     ::unlink(address.path.c_str());
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      ::listen(fd, kBacklog) != 0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, kBacklog) != 0) {
     error = std::strerror(errno);
     ::close(fd);
     return -1;
@@ -99,8 +98,8 @@ std::vector<Listener> open_listeners(const std::vector<Address>& addresses, std:
   std::vector<Listener> listeners;
   for (const Address& address : addresses) {
     std::string cause;
-    int fd = address.kind == Address::Kind::kUnix ? open_unix(address, cause)
-                                                  : open_tcp(address, cause);
+    int fd =
+        address.kind == Address::Kind::kUnix ? open_unix(address, cause) : open_tcp(address, cause);
     if (fd < 0) {
       error = "listen on " + address.to_string() + ": " + cause;
       close_listeners(listeners);

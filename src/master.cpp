@@ -12,10 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <molt/build_id.hpp>
+#include <molt/duration.hpp>
 #include <random>
 #include <utility>
 
-#include <molt/duration.hpp>
 #include "handoff.hpp"
 #include "state_file.hpp"
 #include "swap.hpp"

@@ -52,8 +52,8 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   }
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  setup.bin_path = config.install_path.empty() ? std::string(self, n > 0 ? n : 0)
-                                               : config.install_path;
+  setup.bin_path =
+      config.install_path.empty() ? std::string(self, n > 0 ? n : 0) : config.install_path;
   if (::access(setup.bin_path.c_str(), X_OK) != 0) {
     error = "install path " + setup.bin_path + " is not an executable file";
     return std::nullopt;

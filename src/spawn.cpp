@@ -189,8 +189,7 @@ std::string probe(const std::string& path, const std::vector<std::string>& argv,
   }
   std::string expected = std::string(kProbeAnswer) + expected_build_id;
   if (output.find(expected) == std::string::npos) {
-    return "probe run did not report BuildID " + expected_build_id +
-           " (is it built with molt?)";
+    return "probe run did not report BuildID " + expected_build_id + " (is it built with molt?)";
   }
   return {};
 }

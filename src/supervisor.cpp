@@ -15,8 +15,11 @@ Supervisor::Actions Supervisor::start(TimePoint) {
 
 Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now) {
   Pending pending = std::exchange(pending_, Pending::kNone);
-  Child child{.pid = pid, .build_id = build_id, .started = now,
-              .deadline = now + settings_.ready_timeout, .upgrade = pending_upgrade_};
+  Child child{.pid = pid,
+              .build_id = build_id,
+              .started = now,
+              .deadline = now + settings_.ready_timeout,
+              .upgrade = pending_upgrade_};
   if (pending == Pending::kCandidate) {
     if (pid < 0) return fail_candidate("could not be started", now);
     candidate_ = child;
@@ -69,8 +72,8 @@ Supervisor::Actions Supervisor::child_exited(pid_t pid, const std::string& how, 
   Actions actions;
   if (probation_until_ && gone.build_id == probation_build_) {
     probation_until_.reset();
-    actions.push_back({.kind = Kind::kRollback, .build_id = gone.build_id,
-                       .reason = how + " during probation"});
+    actions.push_back(
+        {.kind = Kind::kRollback, .build_id = gone.build_id, .reason = how + " during probation"});
     backoff_.reset();
   } else if (now - gone.started >= settings_.healthy_after) {
     backoff_.reset();
@@ -132,8 +135,8 @@ Supervisor::Actions Supervisor::tick(TimePoint now) {
   for (Child& child : draining_) {
     if (!child.killed && now >= child.deadline) {
       child.killed = true;
-      actions.push_back({.kind = Kind::kSignal, .pid = child.pid, .signal = SIGKILL,
-                         .reason = "drain timeout"});
+      actions.push_back(
+          {.kind = Kind::kSignal, .pid = child.pid, .signal = SIGKILL, .reason = "drain timeout"});
     }
   }
   if (restart_at_ && now >= *restart_at_) {
@@ -182,8 +185,7 @@ Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint
   if (!failed.killed && failed.pid > 0) {
     // Killed outright: it never served, so there is nothing to drain. Its exit is ignored.
     draining_.push_back({.pid = failed.pid, .started = now, .deadline = now, .killed = true});
-    actions.push_back({.kind = Kind::kSignal, .pid = failed.pid, .signal = SIGKILL,
-                       .reason = why});
+    actions.push_back({.kind = Kind::kSignal, .pid = failed.pid, .signal = SIGKILL, .reason = why});
   }
   if (failed.upgrade) {
     actions.push_back({.kind = Kind::kRollback, .build_id = failed.build_id, .reason = why});
@@ -196,8 +198,8 @@ Supervisor::Actions Supervisor::drain(Child child, TimePoint now, const std::str
   child.deadline = now + settings_.drain_timeout;
   child.killed = false;
   draining_.push_back(child);
-  return {{.kind = Kind::kSignal, .pid = child.pid, .signal = settings_.drain_signal,
-           .reason = why}};
+  return {
+      {.kind = Kind::kSignal, .pid = child.pid, .signal = settings_.drain_signal, .reason = why}};
 }
 
 Supervisor::Actions Supervisor::maybe_exit() {

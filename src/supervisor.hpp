@@ -38,12 +38,12 @@ class Supervisor {
 
   struct Action {
     enum class Kind {
-      kSpawn,      // start a child on the binary now at the install path; report with spawned()
-      kSignal,     // send `signal` to `pid`
-      kRollback,   // put <bin>.prev back and remember `build_id` as bad
-      kCommit,     // probation of `build_id` is over: forget <bin>.prev as a rollback target
-      kReady,      // the service is ready (first time) or serving a new build: tell systemd
-      kExit,       // every child is gone after a stop: exit with `code`
+      kSpawn,     // start a child on the binary now at the install path; report with spawned()
+      kSignal,    // send `signal` to `pid`
+      kRollback,  // put <bin>.prev back and remember `build_id` as bad
+      kCommit,    // probation of `build_id` is over: forget <bin>.prev as a rollback target
+      kReady,     // the service is ready (first time) or serving a new build: tell systemd
+      kExit,      // every child is gone after a stop: exit with `code`
     };
     Kind kind;
     pid_t pid = 0;
@@ -54,8 +54,8 @@ class Supervisor {
   };
   using Actions = std::vector<Action>;
 
-  explicit Supervisor(Settings settings) : settings_(settings),
-      backoff_(settings.backoff_initial, settings.backoff_max) {}
+  explicit Supervisor(Settings settings)
+      : settings_(settings), backoff_(settings.backoff_initial, settings.backoff_max) {}
 
   Actions start(TimePoint now);
   // The result of a kSpawn: the child's pid (or -1: it could not be started) and its build.

@@ -10,12 +10,11 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <molt/duration.hpp>
 #include <molt/http_server.hpp>
 #include <molt/molt.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
-
-#include <molt/duration.hpp>
 
 #include "build_info.hpp"
 
@@ -70,11 +69,14 @@ int main(int argc, char** argv) {
               drain_timeout = "30s", probe_timeout = "5s", probation = "10s";
 
   CLI::App app{"hello: a self-upgrading HTTP server (molt example)"};
-  app.add_option("--listen", config.listen, "address to listen on (repeatable): HOST:PORT, "
-                                            "[V6]:PORT, unix:/PATH")
+  app.add_option("--listen", config.listen,
+                 "address to listen on (repeatable): HOST:PORT, "
+                 "[V6]:PORT, unix:/PATH")
       ->required();
-  app.add_option("--source", config.source, "where new builds appear: a file path, http(s)://URL or s3://bucket/key");
-  app.add_option("--pubkey", config.pubkeys, "minisign public key that may sign builds (repeatable)");
+  app.add_option("--source", config.source,
+                 "where new builds appear: a file path, http(s)://URL or s3://bucket/key");
+  app.add_option("--pubkey", config.pubkeys,
+                 "minisign public key that may sign builds (repeatable)");
   app.add_flag("--insecure-no-verify", config.insecure_no_verify, "accept unsigned builds");
   app.add_flag("--allow-downgrade", config.allow_downgrade, "accept builds signed earlier");
   app.add_option("--interval", interval, "how often to poll the source")->capture_default_str();
@@ -84,7 +86,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--drain-timeout", drain_timeout, "an old child is killed after this")
       ->capture_default_str();
-  app.add_option("--probe-timeout", probe_timeout, "a new build's check run must answer within this")
+  app.add_option("--probe-timeout", probe_timeout,
+                 "a new build's check run must answer within this")
       ->capture_default_str();
   app.add_option("--probation", probation, "a crash within this after an upgrade rolls back")
       ->capture_default_str();

@@ -44,7 +44,10 @@ void ip_and_port(const sockaddr_storage& addr, std::string& ip, int& port) {
 class SocketStream final : public httplib::Stream {
  public:
   SocketStream(int sock, time_t read_sec, time_t read_usec, time_t write_sec, time_t write_usec)
-      : sock_(sock), read_sec_(read_sec), read_usec_(read_usec), write_sec_(write_sec),
+      : sock_(sock),
+        read_sec_(read_sec),
+        read_usec_(read_usec),
+        write_sec_(write_sec),
         write_usec_(write_usec) {}
 
   bool is_readable() const override {

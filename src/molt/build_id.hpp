@@ -32,10 +32,10 @@ std::optional<std::string> read_build_id(const std::string& path, std::string& e
 
 }  // namespace molt
 
-#define MOLT_EMBED_BUILD_ID(id)                                                  \
-  namespace molt::detail {                                                       \
-  [[gnu::used, gnu::section(".note.molt.build-id"), gnu::aligned(4)]] inline     \
-      constexpr BuildIdNote build_id_note{id};                                   \
+#define MOLT_EMBED_BUILD_ID(id)                                       \
+  namespace molt::detail {                                            \
+  [[gnu::used, gnu::section(".note.molt.build-id"),                   \
+    gnu::aligned(4)]] inline constexpr BuildIdNote build_id_note{id}; \
   }
 
 #if defined(MOLT_BUILD_ID)

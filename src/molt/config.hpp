@@ -14,11 +14,11 @@ using Duration = std::chrono::milliseconds;
 
 // How sources that speak HTTP reach their server (the http and s3 fetchers).
 struct HttpOptions {
-  std::string ca_file;                   // extra CA bundle; empty: the system store
-  std::vector<std::string> headers;      // "Name: value" lines; values are never logged
-  std::uint64_t max_size = 1ull << 30;   // an artifact larger than this is refused
+  std::string ca_file;                  // extra CA bundle; empty: the system store
+  std::vector<std::string> headers;     // "Name: value" lines; values are never logged
+  std::uint64_t max_size = 1ull << 30;  // an artifact larger than this is refused
   Duration connect_timeout{10'000};
-  Duration stall_timeout{30'000};        // no byte for this long aborts the transfer
+  Duration stall_timeout{30'000};  // no byte for this long aborts the transfer
   Duration total_timeout{600'000};
   int max_redirects = 5;
 };
@@ -31,7 +31,7 @@ struct S3Options {
   std::string session_token;
   std::string region;
   std::string profile;
-  std::string endpoint;                  // custom endpoint URL; empty: AWS
+  std::string endpoint;  // custom endpoint URL; empty: AWS
   enum class Style { kAuto, kPath, kVirtualHosted } style = Style::kAuto;
   bool anonymous = false;
 };
@@ -46,10 +46,10 @@ struct Config {
   std::string source;
 
   Duration poll_interval{5'000};
-  Duration ready_timeout{30'000};   // a new child must send READY=1 within this
-  Duration drain_timeout{30'000};   // an old child gets this long to finish before SIGKILL
-  Duration probe_timeout{5'000};    // the new binary must answer the check run within this
-  Duration probation{10'000};       // a crash within this after an upgrade rolls back
+  Duration ready_timeout{30'000};  // a new child must send READY=1 within this
+  Duration drain_timeout{30'000};  // an old child gets this long to finish before SIGKILL
+  Duration probe_timeout{5'000};   // the new binary must answer the check run within this
+  Duration probation{10'000};      // a crash within this after an upgrade rolls back
   int drain_signal = SIGTERM;
 
   // The binary that is swapped and re-executed. Empty: this executable (/proc/self/exe).
@@ -60,12 +60,12 @@ struct Config {
   std::vector<std::string> pubkeys;
   bool insecure_no_verify = false;
   bool allow_downgrade = false;
-  std::string state_dir;            // empty: "<install_path>.molt" beside the binary
+  std::string state_dir;  // empty: "<install_path>.molt" beside the binary
 
   HttpOptions http;
   S3Options s3;
 
-  std::string log_level = "info";   // spdlog level name
+  std::string log_level = "info";  // spdlog level name
 };
 
 }  // namespace molt

@@ -10,7 +10,8 @@
 //     atomically, and started beside the old child. Once the new one is ready, the old one gets the
 //     drain signal (SIGTERM), finishes what it has in flight and exits.
 //   - A new build that fails to become ready is killed and rolled back; the old one never stopped.
-//   - Master signals: SIGHUP checks the source now, SIGUSR2 restarts the child, SIGTERM/SIGINT drain
+//   - Master signals: SIGHUP checks the source now, SIGUSR2 restarts the child, SIGTERM/SIGINT
+//   drain
 //     and exit.
 //
 // Example:
@@ -30,12 +31,11 @@
 #pragma once
 
 #include <functional>
-#include <string>
-#include <vector>
-
 #include <molt/build_id.hpp>
 #include <molt/config.hpp>
 #include <molt/state.hpp>
+#include <string>
+#include <vector>
 
 namespace molt {
 

@@ -84,7 +84,8 @@ TEST(DurationTest, Units) {
 }
 
 TEST(DurationTest, Errors) {
-  for (std::string_view bad : {"", "5", "ms", "-1s", "1.5s", "3d", "1s2", "99999999999999999999h"}) {
+  for (std::string_view bad :
+       {"", "5", "ms", "-1s", "1.5s", "3d", "1s2", "99999999999999999999h"}) {
     std::string error;
     EXPECT_FALSE(parse_duration(bad, error)) << bad;
     EXPECT_TRUE(error.starts_with("duration \"" + std::string(bad) + "\": ")) << error;

@@ -1,10 +1,11 @@
 // The master's decisions, driven with fake pids and a fake clock.
+#include "supervisor.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
 
 #include "backoff.hpp"
-#include "supervisor.hpp"
 
 namespace molt {
 namespace {

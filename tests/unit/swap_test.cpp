@@ -1,4 +1,6 @@
 // The swap: <bin> is always a whole old or whole new file, whichever syscall fails.
+#include "swap.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-
-#include "swap.hpp"
 
 namespace molt {
 namespace {
@@ -102,9 +102,9 @@ TEST_F(SwapTest, InstallKeepsThePreviousBuild) {
   EXPECT_EQ(stage_and_install(real_sys()), "");
   EXPECT_EQ(read(bin_), new_);
   EXPECT_EQ(read(prev_path(bin_)), old_);
-  EXPECT_TRUE(fs::status(bin_).permissions() == (fs::perms::owner_all | fs::perms::group_read |
-                                                  fs::perms::group_exec | fs::perms::others_read |
-                                                  fs::perms::others_exec));
+  EXPECT_TRUE(fs::status(bin_).permissions() ==
+              (fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+               fs::perms::others_read | fs::perms::others_exec));
   EXPECT_EQ(temp_files_left(), 0);
   EXPECT_EQ(roll_back(real_sys(), bin_), "");
   EXPECT_EQ(read(bin_), old_);
