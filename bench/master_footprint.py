@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Benchmark 2: the master's footprint.
+
+1. Floor: the hello binary stopped after its libraries are loaded, before main() (LD_PRELOAD of
+   bench/floor_preload.c): what the binary costs merely by loading them.
+2. Idle: two masters polling at 1 s for IDLE seconds, one with a file source, one with an HTTP
+   source (Debian's nginx); Rss and Private_Dirty from /proc/PID/smaps_rollup, CPU from
+   /proc/PID/stat (utime+stime of the master; plus cutime+cstime, which holds the reaped
+   per-check helpers), and the child's for comparison. Then the helpers are watched for a few
+   seconds to count them and see their size.
+3. HTTPS: a master polling an https:// source (nginx with a test CA made here) goes through
+   CYCLES fetch-verify-install-restart cycles; its Private_Dirty before and after.
+Writes OUT/master_footprint.json.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as c  # noqa: E402
+
+IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "10" if c.QUICK else "60"))
+CYCLES = int(os.environ.get("BENCH_HTTPS_CYCLES", "5" if c.QUICK else "20"))
+FLOOR_SO = os.path.join(c.OUT, "..", "bin", "floor_preload.so")
+
+
+def floor(build="v1"):
+    """smaps_rollup of the hello binary stopped before main(); median of 3."""
+    c.fsync_file(c.hello_build(build))
+    samples = []
+    for _ in range(3):
+        env = dict(os.environ, LD_PRELOAD=os.path.abspath(FLOOR_SO), FLOOR_STOP="1")
+        p = subprocess.Popen([c.hello_build(build), "--listen", "127.0.0.1:0"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/%d/stat" % p.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+            time.sleep(0.005)
+        samples.append(c.smaps_rollup(p.pid))
+        p.kill()
+        p.wait()
+    return {k: c.median([s[k] for s in samples]) for k in samples[0]}
+
+
+def mem(pid, known=()):
+    s = c.quiet_smaps(pid, known)
+    return {k: s.get(k) for k in ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Anonymous")}
+
+
+def watch_helpers(master, child, seconds):
+    """Samples the master's children every ~1 ms; returns what the per-check helpers looked
+    like: how many were seen, how long each lived (lower bound), their Rss/Private_Dirty."""
+    seen = {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        now = time.monotonic()
+        for pid in c.children_of(master):
+            if pid == child:
+                continue
+            h = seen.setdefault(pid, {"first": now, "last": now, "rss": 0, "pd": 0})
+            h["last"] = now
+            try:
+                s = c.smaps_rollup(pid)
+                h["rss"] = max(h["rss"], s.get("Rss", 0))
+                h["pd"] = max(h["pd"], s.get("Private_Dirty", 0))
+            except OSError:
+                pass
+        time.sleep(0.001)
+    helpers = list(seen.values())
+    return {
+        "seconds": seconds,
+        "helpers_seen": len(helpers),
+        "max_alive_at_once": 1 if helpers else 0,
+        "lifetime_ms_median": c.median([(h["last"] - h["first"]) * 1000 for h in helpers]),
+        "rss_kib_max": max((h["rss"] for h in helpers), default=None),
+        "private_dirty_kib_max": max((h["pd"] for h in helpers), default=None),
+    }
+
+
+def count_polls(access_log, since_line=0):
+    with open(access_log) as f:
+        lines = f.readlines()[since_line:]
+    polls = [l for l in lines if ".minisig" in l]
+    return len(lines), polls
+
+
+def idle(results):
+    c.log("master_footprint: idle polling at 1 s for %ss (file and HTTP sources)" % IDLE)
+    ngx = c.Nginx("footprint-http", access_log=True)
+    file_svc = http_svc = None
+    try:
+        file_svc = c.Molt("idle-file", "v1", args=["--interval", "1s"])
+        # The source holds the running build, as after a deploy: every poll finds nothing new.
+        c.publish(c.hello_build("v1"), file_svc.source, file_svc.keys)
+        keys = c.Keys(ngx.dir)
+        c.publish(c.hello_build("v1"), os.path.join(ngx.root, "app"), keys)
+        http_svc = c.Molt("idle-http", "v1", keys=keys,
+                          source="http://127.0.0.1:%d/app" % ngx.port, args=["--interval", "1s"])
+        time.sleep(3)  # the first checks (a full read of the signature) are done
+        svcs = {"file": file_svc, "http": http_svc}
+        before = {k: (c.cpu_times(s.pid), c.schedstat_ns(s.pid), time.monotonic())
+                  for k, s in svcs.items()}
+        log_lines_before, _ = count_polls(ngx.access_log)
+        peak = {k: 0 for k in svcs}
+        mem_start = {k: mem(s.pid, [s.child]) for k, s in svcs.items()}
+        end = time.monotonic() + IDLE
+        while time.monotonic() < end:
+            time.sleep(min(5, max(0, end - time.monotonic())))
+            for k, s in svcs.items():
+                peak[k] = max(peak[k], c.quiet_smaps(s.pid, [s.child])["Private_Dirty"])
+        _, polls = count_polls(ngx.access_log, log_lines_before)
+        for k, s in svcs.items():
+            t0, ns0, m0 = before[k]
+            t1, ns1, m1 = c.cpu_times(s.pid), c.schedstat_ns(s.pid), time.monotonic()
+            wall = m1 - m0
+            own = (t1[0] + t1[1]) - (t0[0] + t0[1])
+            helpers = (t1[2] + t1[3]) - (t0[2] + t0[3])
+            results["idle"][k] = {
+                "seconds": round(wall, 2),
+                "master_mem_kib_start": mem_start[k],
+                "master_mem_kib_end": mem(s.pid, [s.child]),
+                "master_private_dirty_kib_peak": peak[k],
+                "child_mem_kib": mem(s.child),
+                "cpu_master_s": round(own, 3),
+                "cpu_master_schedstat_s": round((ns1 - ns0) / 1e9, 4),
+                "cpu_helpers_s": round(helpers, 3),
+                "cpu_master_pct": round(100 * (ns1 - ns0) / 1e9 / wall, 4),
+                "cpu_master_and_helpers_pct": round(100 * ((ns1 - ns0) / 1e9 + helpers) / wall,
+                                                    4),
+            }
+        n = len(polls)
+        results["idle"]["http"]["polls"] = n
+        results["idle"]["http"]["poll_statuses"] = sorted({p.split()[2] for p in polls})
+        if n:
+            results["idle"]["http"]["http_bytes_per_poll"] = round(
+                sum(int(p.split()[0]) + int(p.split()[1]) for p in polls) / n, 1)
+        c.log("master_footprint: watching the per-check helpers")
+        for k, s in svcs.items():
+            results["idle"][k]["helpers"] = watch_helpers(s.pid, s.child, 2 if c.QUICK else 4)
+    finally:
+        for s in (file_svc, http_svc):
+            if s:
+                s.stop()
+        ngx.stop()
+
+
+def make_ca(d):
+    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+    key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.pem"))
+    ext = os.path.join(d, "ext.cnf")
+    c.run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+          "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=molt bench CA")
+    c.run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+          "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    c.run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+          "-out", crt, "-days", "2", "-extfile", ext)
+    return ca, crt, key
+
+
+def settle_private_dirty(pid, known, seconds=3.0):
+    """Private_Dirty after `seconds` of idle polling: the median of samples taken between polls."""
+    samples = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        samples.append(c.quiet_smaps(pid, known)["Private_Dirty"])
+        time.sleep(0.25)
+    return c.median(samples)
+
+
+def https_cycles(results):
+    c.log("master_footprint: %d HTTPS fetch-and-verify cycles" % CYCLES)
+    import tempfile
+    d = tempfile.mkdtemp(prefix="molt-bench-ca-")
+    ca, crt, key = make_ca(d)
+    ngx = c.Nginx("footprint-https", tls=(crt, key), access_log=True)
+    svc = None
+    try:
+        keys = c.Keys(ngx.dir)
+        target = os.path.join(ngx.root, "app")
+        c.publish(c.hello_build("v1"), target, keys)
+        svc = c.Molt("https", "v1", keys=keys, source="https://127.0.0.1:%d/app" % ngx.port,
+                     args=["--interval", "1s", "--ca-file", ca])
+        time.sleep(2)
+        idle_pd = settle_private_dirty(svc.pid, [svc.child])
+        idle_mem = mem(svc.pid, [svc.child])
+        per_cycle = []
+        durations = []
+        nxt = "v2"
+        for i in range(CYCLES):
+            mark = svc.log.mark()
+            t0 = c.publish(c.hello_build(nxt), target, keys, distinct_second=True)
+            os.kill(svc.pid, signal.SIGHUP)
+            t = svc.wait_upgrade(nxt, mark)
+            durations.append(t["ready"] - t0)
+            per_cycle.append(c.quiet_smaps(svc.pid, [svc.child])["Private_Dirty"])
+            nxt = "v1" if nxt == "v2" else "v2"
+        time.sleep(1.5)
+        after_pd = settle_private_dirty(svc.pid, [svc.child])
+        results["https"] = {
+            "cycles": CYCLES,
+            "private_dirty_kib_idle": idle_pd,
+            "private_dirty_kib_after": after_pd,
+            "growth_kib": after_pd - idle_pd,
+            "mem_kib_idle": idle_mem,
+            "mem_kib_after": mem(svc.pid, [svc.child]),
+            "private_dirty_kib_per_cycle": per_cycle,
+            "publish_to_ready_ms_median": round(c.median(durations) * 1000, 1),
+        }
+        c.log("  Private_Dirty idle %s KiB, after %d cycles %s KiB" % (idle_pd, CYCLES, after_pd))
+    finally:
+        if svc:
+            svc.stop()
+        ngx.stop()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    results = {"idle_seconds": IDLE, "interval": "1s", "idle": {}}
+    c.log("master_footprint: floor of the hello binary (libraries loaded, before main)")
+    results["floor_kib"] = floor()
+    idle(results)
+    https_cycles(results)
+    c.write_json("master_footprint.json", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs every molt benchmark and writes bench/RESULTS.md (and the PNG plots beside it).
+#
+#   bench/run.sh            the full run (about 13 minutes on 2 cores): bench/RESULTS.md
+#   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
+#                           bench/out/quick/RESULTS.md, nothing committed is touched
+#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency
+#   BENCH_WAIT_QUIET=SECONDS          first wait up to that long for the 1-min load average to
+#                                     drop under BENCH_QUIET_LOAD (default 1.5): the machine may
+#                                     be shared, and other work shows in every latency figure
+#
+# Installs what it needs from Debian if missing (wrk, hey, nginx-light, gnuplot-nox, minisign,
+# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2 and the molt
+# command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own client.
+# Must run as root (nginx binary upgrade as root, iptables counters). Everything is on loopback.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+QUICK=0
+ONLY=load,footprint,transfer,latency
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export BENCH_QUICK=$QUICK
+export MOLT_BENCH_BUILD=${MOLT_BENCH_BUILD:-$REPO/build-bench}
+if [ "$QUICK" = 1 ]; then
+  export BENCH_OUT=$HERE/out/quick
+  RESULTS=$BENCH_OUT/RESULTS.md
+  PLOTS=$BENCH_OUT
+else
+  export BENCH_OUT=$HERE/out/full
+  RESULTS=$HERE/RESULTS.md
+  PLOTS=$HERE
+fi
+BIN=$HERE/out/bin
+say() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# ---- dependencies (Debian 12 packages)
+need=()
+for pair in wrk:wrk hey:hey nginx:nginx-light gnuplot:gnuplot-nox minisign:minisign curl:curl \
+            openssl:openssl iptables:iptables python3:python3 g++:g++ cmake:cmake ninja:ninja-build; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  if [ "$cmd" = nginx ]; then [ -x /usr/sbin/nginx ] || need+=("$pkg"); continue; fi
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's nginx package starts a system nginx on port 80; the benchmarks start their own.
+
+# ---- builds
+if [ ! -x "$MOLT_BENCH_BUILD/examples/hello_v1" ] || [ ! -x "$MOLT_BENCH_BUILD/molt" ] || \
+   [ -n "${BENCH_REBUILD:-}" ]; then
+  say "building hello_v1, hello_v2 and molt in $MOLT_BENCH_BUILD (Release)"
+  [ -f "$MOLT_BENCH_BUILD/CMakeCache.txt" ] || \
+    cmake -S "$REPO" -B "$MOLT_BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 molt-cli
+fi
+mkdir -p "$BIN" "$BENCH_OUT"
+if [ ! -x "$BIN/loadgen" ] || [ "$HERE/loadgen.cpp" -nt "$BIN/loadgen" ]; then
+  g++ -O2 -std=c++20 -Wall -Wextra -o "$BIN/loadgen" "$HERE/loadgen.cpp"
+fi
+if [ ! -f "$BIN/floor_preload.so" ] || [ "$HERE/floor_preload.c" -nt "$BIN/floor_preload.so" ]; then
+  gcc -O2 -shared -fPIC -o "$BIN/floor_preload.so" "$HERE/floor_preload.c" -ldl
+fi
+
+# ---- run
+rm -f "$BENCH_OUT"/*.json "$BENCH_OUT"/*.dat "$BENCH_OUT"/*.log "$BENCH_OUT"/*.txt
+# The machine may be shared: optionally wait (bounded) for a quieter moment, and record the load
+# average all along, so that RESULTS.md says how busy the machine was.
+if [ -n "${BENCH_WAIT_QUIET:-}" ]; then
+  deadline=$(( $(date +%s) + BENCH_WAIT_QUIET ))
+  while [ "$(date +%s)" -lt "$deadline" ] && \
+        awk -v max="${BENCH_QUIET_LOAD:-1.5}" '{exit !($1 > max)}' /proc/loadavg; do
+    say "waiting for a quieter machine: load average $(cut -d' ' -f1 /proc/loadavg)"
+    sleep 20
+  done
+fi
+( while :; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)" >>"$BENCH_OUT/loadavg.txt"; sleep 5; done ) &
+LOAD_SAMPLER=$!
+trap 'kill $LOAD_SAMPLER 2>/dev/null || true' EXIT
+START=$(date +%s)
+python3 - <<EOF
+import json, subprocess, sys, time
+sys.path.insert(0, "$HERE")
+import common as c
+commit = subprocess.run(["git", "-C", "$REPO", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+dirty = subprocess.run(["git", "-C", "$REPO", "status", "--porcelain", "--", "src", "fetchers", "examples"], capture_output=True, text=True).stdout.strip()
+c.write_json("meta.json", {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+             "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/ or examples/" if dirty else "")})
+EOF
+has() { [[ ",$ONLY," == *",$1,"* ]]; }
+has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.py"; }
+has footprint && { say "== 2. master footprint"; python3 "$HERE/master_footprint.py"; }
+has transfer && { say "== 3. transfer"; bash "$HERE/transfer.sh"; }
+has latency && { say "== 4. upgrade latency"; python3 "$HERE/upgrade_latency.py"; }
+END=$(date +%s)
+python3 - <<EOF
+import json, os, sys
+sys.path.insert(0, "$HERE")
+import common as c
+p = os.path.join(c.OUT, "meta.json")
+m = json.load(open(p))
+m["total"] = "%d min %02d s" % divmod($END - $START, 60)
+m["loadavg_end"] = open("/proc/loadavg").read().split()[0]
+c.write_json("meta.json", m)
+EOF
+python3 "$HERE/report.py" "$RESULTS" "$PLOTS"
+say "done in $(( (END - START) / 60 )) min $(( (END - START) % 60 )) s: $RESULTS"
