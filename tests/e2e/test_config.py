@@ -1,0 +1,57 @@
+"""A bad configuration stops the master at start with one clear line and exit code 2."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import hello_build
+
+
+class BadConfiguration(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="molt-e2e-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.app = os.path.join(self.dir, "app")
+        shutil.copy(hello_build("v1"), self.app)
+
+    def refused(self, *args):
+        result = subprocess.run([self.app, *args], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        lines = [l for l in result.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, result.stderr)
+        return lines[0]
+
+    def test_bad_listen_address(self):
+        line = self.refused("--listen", "127.0.0.1:http", "--insecure-no-verify")
+        self.assertIn('listen address "127.0.0.1:http": port must be a number from 0 to 65535',
+                      line)
+
+    def test_port_in_use(self):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        line = self.refused("--listen", "127.0.0.1:%d" % port)
+        self.assertIn("listen on 127.0.0.1:%d: Address already in use" % port, line)
+
+    def test_bad_duration(self):
+        line = self.refused("--listen", "127.0.0.1:0", "--interval", "5")
+        self.assertIn('duration "5": missing or unknown unit', line)
+
+    def test_missing_public_key(self):
+        key = os.path.join(self.dir, "absent.pub")
+        line = self.refused("--listen", "127.0.0.1:0", "--source", self.app + ".new",
+                            "--pubkey", key)
+        self.assertIn(key + ": cannot read", line)
+
+    def test_unsupported_source(self):
+        line = self.refused("--listen", "127.0.0.1:0", "--source", "ftp://example/app",
+                            "--insecure-no-verify")
+        self.assertIn('source "ftp://example/app": unsupported scheme', line)
+
+
+if __name__ == "__main__":
+    unittest.main()
