@@ -341,11 +341,16 @@ class Molt:
         t["ready"] = log_time(line)
         _, _, line = self.log.wait_for(r"draining child %d\b" % old, mark, timeout)
         t["drain"] = log_time(line)
-        _, _, line = self.log.wait_for(r"child %d stopped accepting" % old, mark, timeout)
-        t["stopped_accepting"] = log_time(line)
-        _, _, line = self.log.wait_for(r"child %d \(build \S+\) (exited|was killed)" % old, mark,
-                                       timeout)
+        end, _, line = self.log.wait_for(r"child %d \(build \S+\) (exited|was killed)" % old,
+                                         mark, timeout)
         t["old_exited"] = log_time(line)
+        # The old child's STOPPING=1. The master can miss it: when the child exits right after
+        # sending it, the master may reap the child (and close its notify socket) before reading
+        # it (Master::run handles the signalfd before the notify sockets).
+        t["stopped_accepting"] = None
+        for line in self.log.since(mark)[:end - mark + 1]:
+            if re.search(r"child %d stopped accepting" % old, line):
+                t["stopped_accepting"] = log_time(line)
         self.child = new
         self.build_id = build_id
         return t
@@ -434,7 +439,7 @@ http {{
                     return pid
             except (OSError, ValueError):
                 pass
-            time.sleep(0.002)
+            time.sleep(0.005)
         raise RuntimeError("nginx pid file %s did not appear" % self.pidfile)
 
     def _wait_workers(self, master, count, timeout=10):
@@ -442,7 +447,7 @@ http {{
         while time.monotonic() < deadline:
             if len(children_of(master)) >= count:
                 return
-            time.sleep(0.002)
+            time.sleep(0.005)
         raise RuntimeError("nginx %d did not start %d workers" % (master, count))
 
     def binary_upgrade(self):
@@ -461,7 +466,7 @@ http {{
         os.kill(old, signal.SIGQUIT)
         deadline = time.monotonic() + 30
         while pid_alive(old) and time.monotonic() < deadline:
-            time.sleep(0.002)
+            time.sleep(0.005)
         t["old_exited"] = time.time()
         self.master = new
         return t

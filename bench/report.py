@@ -57,8 +57,8 @@ def plot_load(plot_dir, kind, configs):
     lines = ["set terminal pngcairo size 1100,%d font 'sans,9'" % (260 * len(panels)),
              "set output '%s'" % png,
              "set multiplot layout %d,1" % len(panels),
-             "set logscale y", "set grid ytics", "set key top left horizontal",
-             "set ylabel 'latency (ms)'", "set yrange [0.05:*]"]
+             "set logscale y", "set grid ytics", "set key outside right top vertical",
+             "set ylabel 'latency (ms)'", "set yrange [0.05:2000]"]
     for i, (name, title) in enumerate(panels):
         dat = os.path.join(c.OUT, "plot-%s.dat" % name)
         win = os.path.join(c.OUT, "plot-%s-windows.dat" % name)
@@ -68,15 +68,15 @@ def plot_load(plot_dir, kind, configs):
                 a, b = line.split()
                 lines.append("set object %d rect from %s, graph 0 to %s, graph 1 "
                              "fc rgb '#ffd9a0' fs solid 0.6 noborder behind" % (k, a, b))
-        lines.append("set title '%s (shaded: upgrade windows, publish/USR2 to old child/master "
-                     "exit)'" % title)
+        lines.append("set title '%s (shaded: upgrade windows, from publish or USR2 to the exit of "
+                     "the old child or master)'" % title)
         lines.append("set xlabel '%s'" % ("time since the load started (s)"
                                           if i == len(panels) - 1 else ""))
         lines.append("plot '%s' using 1:4 with lines lw 1 lc rgb '#c0392b' title 'max per 100 ms', "
                      "'' using 1:3 with lines lw 1 lc rgb '#2471a3' title 'p99', "
                      "'' using 1:2 with lines lw 1 lc rgb '#229954' title 'p50', "
                      "'' using 1:($5>0 ? 0.08 : 1/0) with points pt 7 ps 0.8 lc rgb 'black' "
-                     "title 'failed requests in the bucket'" % dat)
+                     "title 'failed request(s)'" % dat)
     lines.append("unset multiplot")
     gnuplot("\n".join(lines) + "\n")
     return png
@@ -126,7 +126,7 @@ def section_load(md, ul, targets, plot_dir, rel):
         "static file, `USR2`, then (new master and workers up) `WINCH` and `QUIT` to the old "
         "master, as many times. An **upgrade window** runs from the publish (nginx: `USR2`) to the "
         "exit of the old child (nginx: old master); a request is inside it if its time overlaps "
-        "it; **steady** is every request outside all windows. Figures are medians over **%d runs**"
+        "it; **steady** is every request outside all windows (after the first 0.5 s of warm-up). Figures are medians over **%d runs**"
         " (failed requests: the sum over all runs). Client and server share the 2 cores.\n"
         % (ul["connections"], ul["duration_s"], ul["period_s"], ul["runs"]))
     md.append("| configuration | client | requests | req/s | failed (all runs) | p50 ms | p99 ms "
@@ -184,7 +184,13 @@ def section_load(md, ul, targets, plot_dir, rel):
             moved = "n/a"
         md.append("| %s | %s | %s | %s | %s | %s |" % (
             name, sig, stop, fmt(c.median(to_stop), 1), moved, fmt(c.median(starts), 1)))
+    lost = sum(r.get("stopping_not_logged", 0) for v in cf.values() for r in v["runs"])
+    total = sum(r["upgrades"] for v in cf.values() if v["server"] == "molt" for r in v["runs"])
     md.append("")
+    if lost:
+        md.append("In %d of %d molt upgrades the master never logged the old child's STOPPING=1: "
+                  "the child exited right after sending it and the master reaped it, closing its "
+                  "notify socket, before reading it (see \"Why the misses\").\n" % (lost, total))
     md.append("Where the worst latencies of a window fall (per phase: the largest latency of a "
               "request overlapping it, median over the upgrades of all runs; and the phase's "
               "median duration):\n")
@@ -441,7 +447,7 @@ def why(ul, fp, tr, lat, targets):
             "the 2 cores, so whatever else runs during a window takes CPU from requests. In a molt "
             "window that is, in order: the check helper (a fork of the master; it reads and "
             "hashes the build, fsyncs it, and runs it once as a *probe*: a whole exec with dynamic "
-            "loading of the ~40 libraries that libcurl and OpenSSL bring), then the new child's "
+            "loading of the binary's 40 libraries, about 30 of which come with libcurl), then the new child's "
             "own start (the same exec and loading again, 12.7k symbol and 38k relative "
             "relocations, then the 128 threads of `molt::HttpServer`'s pool); without an init "
             "delay its median start took %s ms here. The phase table above shows in which of these the worst latencies "
@@ -518,6 +524,18 @@ def why(ul, fp, tr, lat, targets):
                 fmt(f["molt_overhead_ms"]), fmt(f["to_installed_ms"]),
                 fmt(f["installed_to_started_ms"]), fmt(ref.get("probe_run_ms")),
                 fmt(ref.get("copy_fsync_rename_ms"))))
+    lost = sum(r.get("stopping_not_logged", 0) for v in (ul or {}).get("configs", {}).values()
+               for r in v["runs"])
+    if lost:
+        out.append(
+            "**Found on the way: a lost STOPPING=1.** In %d upgrades the master logged the old "
+            "child's exit but never its `stopped accepting`: `Master::run` (`src/master.cpp`) "
+            "handles the signalfd before the notify sockets, and `Master::reap` erases the "
+            "child's slot, closing its notify socket, with the child's last datagrams unread. "
+            "Reading a child's notify socket in `reap` before erasing it (or handling notify "
+            "sockets before signals) keeps them; today only a log line is lost, but any message "
+            "a child sends just before it exits (`STATUS=`, a late `READY=1`) is lost the same "
+            "way.\n" % lost)
     out.append(
         "**Found on the way: same-second signatures over HTTP.** nginx's `ETag` "
         "(mtime in seconds and size) and `Last-Modified` (seconds) do not change when a "
@@ -560,7 +578,8 @@ def main():
               "shared with other work, which shows in every latency figure). Tools: %s; %s; %s; "
               "hey (Debian); %s. Everything on loopback.\n" % (
                   mc.get("nproc"), mc.get("cpu"), mc.get("mem_gib"), mc.get("kernel"),
-                  mc.get("os"), load_txt,
+                  mc.get("os"), load_txt + ("; every benchmark process ran at nice %s" %
+                                            meta["nice"] if meta.get("nice") else ""),
                   mc.get("nginx"), mc.get("wrk"), mc.get("curl", "")[:40], mc.get("minisign")))
     md.append("## Targets (issue 6)\n")
     md.append("| target | measured | |")

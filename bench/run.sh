@@ -5,6 +5,9 @@
 #   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
 #                           bench/out/quick/RESULTS.md, nothing committed is touched
 #   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency
+#   BENCH_NICE=-10                    run every benchmark process at that nice value (on a shared
+#                                     machine, so that the figures show molt and nginx rather
+#                                     than the neighbours; RESULTS.md says so)
 #   BENCH_WAIT_QUIET=SECONDS          first wait up to that long for the 1-min load average to
 #                                     drop under BENCH_QUIET_LOAD (default 1.5): the machine may
 #                                     be shared, and other work shows in every latency figure
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -86,6 +89,9 @@ if [ -n "${BENCH_WAIT_QUIET:-}" ]; then
     sleep 20
   done
 fi
+if [ -n "${BENCH_NICE:-}" ]; then
+  renice -n "$BENCH_NICE" -p $$ >/dev/null  # inherited by everything started from here on
+fi
 ( while :; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)" >>"$BENCH_OUT/loadavg.txt"; sleep 5; done ) &
 LOAD_SAMPLER=$!
 trap 'kill $LOAD_SAMPLER 2>/dev/null || true' EXIT
@@ -97,6 +103,7 @@ import common as c
 commit = subprocess.run(["git", "-C", "$REPO", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 dirty = subprocess.run(["git", "-C", "$REPO", "status", "--porcelain", "--", "src", "fetchers", "examples"], capture_output=True, text=True).stdout.strip()
 c.write_json("meta.json", {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+             "nice": "${BENCH_NICE:-}",
              "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/ or examples/" if dirty else "")})
 EOF
 has() { [[ ",$ONLY," == *",$1,"* ]]; }

@@ -151,7 +151,10 @@ def analyze(recs, windows, t_start, mode):
                 fail_in_window += 1
             continue
         all_lat.append(r[1])
-        (win_lat if in_window(r) else steady_lat).append(r[1])
+        if in_window(r):
+            win_lat.append(r[1])
+        elif r[0] >= t_start + 0.5:  # after the warm-up (connections opening)
+            steady_lat.append(r[1])
     first = min((r[0] for r in recs), default=t_start)
     last = max((r[0] + r[1] / 1000.0 for r in recs), default=t_start)
     out = {
@@ -212,7 +215,8 @@ def analyze(recs, windows, t_start, mode):
                         break
                     if r[4] == old:
                         n_sig += r[0] >= w["drain"] + 0.001
-                        n_stop += r[0] >= w["stopped_accepting"] + 0.001
+                        if w["stopped_accepting"] is not None:
+                            n_stop += r[0] >= w["stopped_accepting"] + 0.001
                 worst_sig = max(worst_sig, n_sig)
                 worst_stop = max(worst_stop, n_stop)
             stale_signal.append(worst_sig)
@@ -222,7 +226,8 @@ def analyze(recs, windows, t_start, mode):
         out["old_answers_after_stopping_max"] = max(stale_stopping) if stale_stopping else None
         out["ms_until_every_conn_on_new_build_max"] = max(moved) if moved else None
         out["ms_signal_to_stopping"] = [round((w["stopped_accepting"] - w["drain"]) * 1000, 1)
-                                        for w in windows]
+                                        for w in windows if w["stopped_accepting"] is not None]
+        out["stopping_not_logged"] = sum(w["stopped_accepting"] is None for w in windows)
         out["child_start_ms"] = [round((w["ready"] - w["started"]) * 1000, 1) for w in windows]
     return out
 
