@@ -180,6 +180,8 @@ void Master::reap() {
     }
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
+    // What it said just before exiting (STOPPING=1) is still queued on its socket: read it first.
+    handle_notify(pid, it->second);
     std::string how = describe_exit(status);
     bool expected = status == 0 || supervisor_.stopping();
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}", pid,
