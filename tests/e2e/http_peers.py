@@ -1,0 +1,259 @@
+"""HTTP(S) servers for end-to-end tests of http(s):// sources, and publishing into them.
+
+- Nginx: the real nginx from Debian, one process in the foreground, serving a folder on
+  127.0.0.1 with its own ETag and Last-Modified; its access log (one line per request:
+  `$request $status $request_length $bytes_sent`) lives in its temp dir.
+- TestServer: tests/tools/http_test_server.py, which serves a folder properly or misbehaves on
+  command (see its docstring for the modes), over http or, given a certificate, https.
+- make_pki: a CA and a certificate for 127.0.0.1 signed by it, made with openssl.
+- publish: drops a signed build into a served folder the way a deploy would.
+
+Every wait is on something the peer says (a line it prints, a connection it accepts, a line
+in its access log), never a sleep.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+import urllib.request
+
+from harness import MOLT, hello_build, run, wait_until
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
+
+
+def free_port():
+    """A port nobody listens on right now (the caller binds it soon after; retried on a race)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_pki(directory):
+    """A CA and a server certificate for 127.0.0.1 signed by it. Returns (ca, cert, key)."""
+    ca, ca_key = os.path.join(directory, "ca.crt"), os.path.join(directory, "ca.key")
+    cert, key = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
+    csr, ext = os.path.join(directory, "server.csr"), os.path.join(directory, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", "/CN=molt e2e test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "2", "-extfile", ext, "-out", cert)
+    return ca, cert, key
+
+
+def publish(svc, build, folder, name="app", key=None, trusted_comment=None, signed_file=None):
+    """Publishes `build` (a hello build name or a path) as `folder/name` the way a deploy does:
+    signature first, then the binary, each written aside and renamed into place.
+
+    `key`: the secret key to sign with (default: the service's). `trusted_comment`: signed
+    verbatim instead of molt's default (which carries the BuildID). `signed_file`: sign this
+    file instead of the one published (a signature that does not match the binary)."""
+    src = build if os.path.isabs(build) else hello_build(build)
+    target = os.path.join(folder, name)
+    staging = os.path.join(folder, ".staging-" + name)
+    shutil.copy(src, staging)
+    to_sign = staging
+    if signed_file is not None:
+        to_sign = os.path.join(folder, ".staging-other-" + name)
+        shutil.copy(signed_file if os.path.isabs(signed_file) else hello_build(signed_file),
+                    to_sign)
+    args = [MOLT, "sign", "-s", key or svc.sec, "-m", to_sign, "-x", staging + ".minisig"]
+    if trusted_comment is not None:
+        args += ["-t", trusted_comment]
+    run(*args)
+    if to_sign != staging:
+        os.unlink(to_sign)
+    os.rename(staging + ".minisig", target + ".minisig")
+    os.rename(staging, target)
+
+
+class _Process:
+    """A peer process with its output collected in a thread (so its pipe never fills)."""
+
+    def __init__(self, argv, log_path, stream):
+        # The stream not watched goes to a file beside the log, out of the test's output.
+        with open(log_path + ".other", "w") as other:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=subprocess.PIPE if stream == "stdout" else other,
+                stderr=subprocess.PIPE if stream == "stderr" else other)
+        self.pipe = self.proc.stdout if stream == "stdout" else self.proc.stderr
+        self.lines = []
+        self.cond = threading.Condition()
+        self.done = False
+        self.log = open(log_path, "w")
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self):
+        for raw in self.pipe:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.log.write(line + "\n")
+            self.log.flush()
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.done = True
+            self.cond.notify_all()
+
+    def wait_for_line(self, predicate, timeout=20):
+        """The first line for which predicate holds, or None once the process closed its output."""
+        with self.cond:
+            ok = self.cond.wait_for(
+                lambda: self.done or any(predicate(l) for l in self.lines), timeout)
+            for line in self.lines:
+                if predicate(line):
+                    return line
+            if not ok:
+                raise AssertionError("peer said nothing useful in %ds:\n%s"
+                                     % (timeout, "\n".join(self.lines)))
+            return None
+
+    def output(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.thread.join(timeout=10)
+        self.pipe.close()
+        self.log.close()
+
+
+class Nginx:
+    """nginx in the foreground, one process, config/logs/temp files in a temp dir, serving
+    `root` on 127.0.0.1 at a free port. Stop it with stop() (registered as cleanup if given a
+    test or a class's cleanup registrar)."""
+
+    def __init__(self, root, add_cleanup, tls=None):
+        self.dir = tempfile.mkdtemp(prefix="molt-e2e-nginx-")
+        add_cleanup(shutil.rmtree, self.dir, True)
+        self.root = root
+        self.scheme = "https" if tls else "http"
+        self.access_log = os.path.join(self.dir, "access.log")
+        self.process = None
+        errors = []
+        for _ in range(3):  # another process may take the free port before nginx binds it
+            if self._start(tls):
+                break
+            errors.append(self.failed_output)
+        if self.process is None:
+            raise AssertionError("nginx did not start:\n" + "\n".join(errors))
+        add_cleanup(self.stop)
+
+    def _start(self, tls):
+        self.port = free_port()
+        listen = "127.0.0.1:%d" % self.port
+        ssl = ""
+        if tls:
+            _, cert, key = tls
+            listen += " ssl"
+            ssl = "ssl_certificate %s; ssl_certificate_key %s;" % (cert, key)
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write("daemon off;\nmaster_process off;\npid nginx.pid;\n"
+                    "error_log error.log notice;\nerror_log stderr notice;\n"
+                    "events { worker_connections 64; }\n"
+                    "http {\n"
+                    "  log_format molt '$request $status $request_length $bytes_sent';\n"
+                    "  access_log access.log molt;\n"
+                    "  default_type application/octet-stream;\n"
+                    "  client_body_temp_path body; proxy_temp_path proxy;\n"
+                    "  fastcgi_temp_path fastcgi; uwsgi_temp_path uwsgi; scgi_temp_path scgi;\n"
+                    "  server { listen %s; root %s; %s }\n"
+                    "}\n" % (listen, self.root, ssl))
+        process = _Process(["/usr/sbin/nginx", "-p", self.dir + "/", "-c",
+                            os.path.join(self.dir, "nginx.conf"), "-e", "stderr"],
+                           os.path.join(self.dir, "nginx.out"), "stderr")
+        # nginx logs its version once its configuration is loaded and its sockets listen.
+        if process.wait_for_line(lambda l: "nginx/" in l or "emerg" in l) and \
+                process.proc.poll() is None and "emerg" not in process.output():
+            self.process = process
+            return True
+        process.stop()
+        self.failed_output = process.output()
+        return False
+
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def requests(self):
+        """The access log's lines so far: `GET /app.minisig HTTP/1.1 304 ...`."""
+        try:
+            with open(self.access_log) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_for_requests(self, count, timeout=20):
+        """Waits until the access log holds at least `count` lines; returns them."""
+        wait_until(lambda: len(self.requests()) >= count,
+                   "%d lines in nginx's access log" % count, timeout)
+        return self.requests()
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop(signal.SIGQUIT)  # graceful: every request is logged
+            self.process = None
+
+
+class TestServer:
+    """tests/tools/http_test_server.py serving `root`, over TLS when given make_pki's triple."""
+
+    __test__ = False  # not a unittest case
+
+    def __init__(self, root, add_cleanup, tls=None):
+        self.root = root
+        self.scheme = "https" if tls else "http"
+        self.tls = tls
+        argv = ["/usr/bin/python3", os.path.join(TOOLS, "http_test_server.py"), "--root", root]
+        if tls:
+            _, cert, key = tls
+            argv += ["--cert", cert, "--key", key]
+        self.dir = tempfile.mkdtemp(prefix="molt-e2e-server-")
+        add_cleanup(shutil.rmtree, self.dir, True)
+        self.process = _Process(argv, os.path.join(self.dir, "server.out"), "stdout")
+        add_cleanup(self.process.stop)
+        line = self.process.wait_for_line(lambda l: l.strip().isdigit())
+        if line is None:
+            raise AssertionError("http_test_server.py did not start")
+        self.port = int(line)
+
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def _control(self, path_and_query):
+        import ssl
+        context = None
+        if self.tls:
+            context = ssl.create_default_context(cafile=self.tls[0])
+        with urllib.request.urlopen(self.url(path_and_query), timeout=10,
+                                    context=context) as resp:
+            return resp.read()
+
+    def set_mode(self, path, mode):
+        """Makes every request for `path` misbehave as `mode` (an empty mode: behave)."""
+        self._control("/_control/mode?" + urllib.parse.urlencode({"path": path, "mode": mode}))
+
+    def requests(self, path=None):
+        """The requests served so far (method, path, headers), only those for `path` if given."""
+        served = json.loads(self._control("/_control/requests"))
+        return [r for r in served if path is None or r["path"] == path]
+
