@@ -1,5 +1,7 @@
 #include "http.hpp"
 
+#include <curl/curl.h>
+
 #include <utility>
 
 #include "transfer.hpp"
@@ -47,7 +49,15 @@ FetchResult HttpFetcher::fetch(const std::string& url, const Validator& since, S
     result.status = FetchResult::Status::kMissing;
   } else if (response.status == 200) {  // not 206: a part of an artifact is no artifact
     result.status = FetchResult::Status::kChanged;
-    result.validator = {std::move(response.etag), std::move(response.last_modified)};
+    // Servers such as nginx derive ETag and Last-Modified from a whole-second mtime: an object
+    // replaced within the second it was served would look unchanged for ever. Such validators
+    // are not kept, so the next poll asks unconditionally (the signature is small).
+    bool same_second = !response.last_modified.empty() && !response.date.empty() &&
+                       curl_getdate(response.last_modified.c_str(), nullptr) >=
+                           curl_getdate(response.date.c_str(), nullptr);
+    if (!same_second) {
+      result.validator = {std::move(response.etag), std::move(response.last_modified)};
+    }
   } else {
     result.error = redact_url(url) + ": " + response.status_line();
   }

@@ -298,8 +298,11 @@ bool request_headers(const TransferRequest& request, const HttpOptions& options,
   std::vector<std::string> lines;
   if (!expand_headers(options.headers, lines, error)) return false;
   lines.insert(lines.end(), request.headers.begin(), request.headers.end());
-  if (!request.since.etag.empty()) lines.push_back("If-None-Match: " + request.since.etag);
-  if (!request.since.last_modified.empty()) {
+  // The date only when there is no ETag (RFC 9110 13.1.3: the ETag decides; dates have
+  // one-second resolution).
+  if (!request.since.etag.empty()) {
+    lines.push_back("If-None-Match: " + request.since.etag);
+  } else if (!request.since.last_modified.empty()) {
     lines.push_back("If-Modified-Since: " + request.since.last_modified);
   }
   for (const std::string& line : lines) {

@@ -85,6 +85,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     std::string error;
     signature = sig::parse_signature(sink.bytes(), error);
     if (!signature) return out.done(Kind::kFailed, source + ".minisig: " + error);
+    // A signature by a key we do not pin can never verify: refuse it before any download.
+    if (!sig::find_key(request.keys, *signature, error)) {
+      return out.done(Kind::kFailed, source + ".minisig: " + error);
+    }
     comment = sig::parse_trusted_comment(signature->trusted_comment);
     out.result.build_id = comment.build_id;
     out.result.timestamp = comment.timestamp;
@@ -122,10 +126,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   if (verify) {
     std::string error;
     const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
-    if (key) {
-      error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
-                                   : sig::verify_file(*key, *signature, staged.path());
-    }
+    error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
+                                 : sig::verify_file(*key, *signature, staged.path());
     if (!error.empty()) return out.done(Kind::kFailed, source + ": " + error);
   }
 

@@ -81,6 +81,7 @@ int Master::run() {
   if (setup_.fetcher && setup_.keys.empty()) {
     spdlog::warn("signature checks are off (--insecure-no-verify): any file at the source runs");
   }
+  remove_staged_leftovers(setup_.bin_path);  // from a master that was killed mid-download
   apply(supervisor_.start(Clock::now()));
   next_poll_ = Clock::now();  // the first check right away
   while (!exit_code_) {
@@ -122,7 +123,11 @@ int Master::run() {
       if (it != children_.end()) handle_notify(it->first, it->second);
     }
   }
-  if (check_pid_ > 0) ::kill(check_pid_, SIGKILL);
+  if (check_pid_ > 0) {
+    ::kill(check_pid_, SIGKILL);
+    ::waitpid(check_pid_, nullptr, 0);
+    remove_staged_leftovers(setup_.bin_path);  // the helper had no chance to clean up
+  }
   spdlog::info("master {} exiting", ::getpid());
   return *exit_code_;
 }

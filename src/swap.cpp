@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace molt {
 namespace {
@@ -38,6 +39,17 @@ std::string fsync_dir(Sys& sys, const std::string& dir) {
 }  // namespace
 
 std::string prev_path(const std::string& bin_path) { return bin_path + ".prev"; }
+
+void remove_staged_leftovers(const std::string& bin_path) {
+  std::string prefix = "." + base_of(bin_path) + ".molt-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_of(bin_path), ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix) && name.size() == prefix.size() + 6) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+}
 
 StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size)
     : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size) {}

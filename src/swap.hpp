@@ -59,4 +59,7 @@ std::string roll_back(Sys& sys, const std::string& bin_path);
 
 std::string prev_path(const std::string& bin_path);
 
+// Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX").
+void remove_staged_leftovers(const std::string& bin_path);
+
 }  // namespace molt

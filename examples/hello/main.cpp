@@ -65,6 +65,7 @@ int serve(molt::State& state, molt::Duration init_delay) {
 int main(int argc, char** argv) {
   molt::Config config;
   config.poll_interval = std::chrono::seconds(1);
+  std::string stall_timeout = "30s", transfer_timeout = "10m";
   std::string interval = "1s", init_delay = hello::kInitDelay, ready_timeout = "30s",
               drain_timeout = "30s", probe_timeout = "5s", probation = "10s";
 
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
   app.add_option("--header", config.http.headers,
                  "extra request header 'Name: value' or @FILE of such lines (repeatable; never "
                  "logged)");
+  app.add_option("--stall-timeout", stall_timeout, "a download with no byte for this long fails")
+      ->capture_default_str();
+  app.add_option("--transfer-timeout", transfer_timeout, "a download taking longer fails")
+      ->capture_default_str();
   app.add_option("--max-size", config.http.max_size, "largest artifact accepted, in bytes")
       ->capture_default_str();
   app.add_option("--s3-endpoint", config.s3.endpoint, "S3-compatible endpoint URL (default AWS)");
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
     config.drain_timeout = parse_or_throw(drain_timeout);
     config.probe_timeout = parse_or_throw(probe_timeout);
     config.probation = parse_or_throw(probation);
+    config.http.stall_timeout = parse_or_throw(stall_timeout);
+    config.http.total_timeout = parse_or_throw(transfer_timeout);
     delay = parse_or_throw(init_delay);
   } catch (const CLI::ValidationError& e) {
     std::cerr << "hello: " << e.what() << "\n";

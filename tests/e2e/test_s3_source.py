@@ -120,15 +120,11 @@ class Upgrade(S3Case):
         self.assertEqual(error_lines(svc), [])
         self.assert_no_secret_logged(svc)
 
-    @unittest.expectedFailure
     def test_build_uploaded_within_the_same_second(self):
-        """KNOWN BUG (fetchers/s3.cpp, S3Fetcher::request): the poll sends If-Modified-Since along
-        with If-None-Match; s3rver answers 304 to an old-enough If-Modified-Since even when the
-        ETag differs (RFC 9110 13.1.3 says to ignore it then), and Last-Modified counts whole
-        seconds: a signature uploaded within the second of the one molt last saw is never seen.
-        The new signature's Last-Modified is set to the old one's so that this happens every
-        time. Fix: send If-Modified-Since only when there is no ETag (and update the unit test
-        S3FetcherTest.ConditionalHeadersAreSigned); then remove expectedFailure."""
+        """s3rver answers 304 to an old enough If-Modified-Since even when the ETag differs, and
+        dates count whole seconds: molt sends only If-None-Match when it has an ETag, so a
+        signature uploaded within the second of the one molt last saw is still seen. The new
+        signature's Last-Modified is set to the old one's so that this is tested every time."""
         self.bucket("same-second", "v1")
         v1_modified = self.s3.last_modified("same-second", "app.minisig")
         svc = s3_service(self, self.s3.endpoint, "s3://same-second/app")

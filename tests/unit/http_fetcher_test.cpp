@@ -99,6 +99,12 @@ class HttpFetcherTest : public ::testing::Test {
     std::string gz = gzip(kArtifact);
     test::write_file(root() / "app.gz", gz);
     test::write_file(root() / "cut.gz", gz.substr(0, gz.size() / 2));
+    // Published a while ago, as in steady state: validators from the current second are not
+    // kept (see HttpFetcher::fetch), which is tested on its own.
+    for (const auto& entry : test::fs::directory_iterator(root())) {
+      test::fs::last_write_time(entry.path(),
+                                test::fs::file_time_type::clock::now() - std::chrono::hours(1));
+    }
   }
   path root() const { return dir_.path() / "www"; }
 
@@ -148,9 +154,8 @@ TEST_F(PythonServerTest, PollFetchesTheSignatureThenGetsNotModified) {
   std::string seen = requests_seen(*server_);
   EXPECT_NE(seen.find("\"If-None-Match\": " + json_string(first.validator.etag)), std::string::npos)
       << seen;
-  EXPECT_NE(seen.find("\"If-Modified-Since\": " + json_string(first.validator.last_modified)),
-            std::string::npos)
-      << seen;
+  // With an ETag the date is not sent: the ETag decides, and dates count whole seconds.
+  EXPECT_EQ(seen.find("\"If-Modified-Since\""), std::string::npos) << seen;
   EXPECT_NE(seen.find("\"User-Agent\": \"molt/"), std::string::npos) << seen;
 }
 
