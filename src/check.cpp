@@ -85,9 +85,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     std::string error;
     signature = sig::parse_signature(sink.bytes(), error);
     if (!signature) return out.done(Kind::kFailed, source + ".minisig: " + error);
-    // A signature by a key we do not pin can never verify: refuse it before any download.
+    // A signature by a key we do not pin can never verify, whatever the artifact: refuse it
+    // before any download, and look again only when the signature changes.
     if (!sig::find_key(request.keys, *signature, error)) {
-      return out.done(Kind::kFailed, source + ".minisig: " + error);
+      return out.done(Kind::kRefused, source + ".minisig: " + error);
     }
     comment = sig::parse_trusted_comment(signature->trusted_comment);
     out.result.build_id = comment.build_id;

@@ -322,7 +322,7 @@ class MisbehavingServer(unittest.TestCase):
         run(MOLT, "keygen", "-W", "-p", os.path.join(keys, "other.pub"),
             "-s", os.path.join(keys, "other.sec"))
         self.check_failure(None, error_line(
-            self.server.url("/test_signature_by_another_key/app"),
+            self.server.url("/test_signature_by_another_key/app.minisig"),
             r"signature key id [0-9A-F]+ matches none of the"), key=os.path.join(keys, "other.sec"))
 
     def test_corrupt_gzip_body(self):
