@@ -4,7 +4,8 @@
 // and sends the next one at once. Two kinds:
 //   --mode keepalive   one connection per slot, reopened only when the server answers
 //                      "Connection: close" (as wrk does; a request that then fails is an error)
-//   --mode close       a new connection per request, "Connection: close" (as hey -disable-keepalive)
+//   --mode close       a new connection per request, "Connection: close" (as hey
+//   -disable-keepalive)
 // Every request is one CSV line in --out:  start_ns,latency_us,conn,result,tag
 //   start_ns   CLOCK_REALTIME when the request began (connect or write), in ns
 //   latency_us until the last byte of the answer (or the failure)
@@ -80,7 +81,10 @@ void record(Conn& c, int idx, const std::string& result, const std::string& tag)
                result.c_str(), tag.c_str());
   stats.requests++;
   if (!result.empty() && result[0] >= '0' && result[0] <= '9') {
-    if (result[0] == '2') stats.ok++; else stats.non2xx++;
+    if (result[0] == '2')
+      stats.ok++;
+    else
+      stats.non2xx++;
   } else {
     stats.errors[result]++;
   }
@@ -242,19 +246,29 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--port") opt.port = std::atoi(next().c_str());
-    else if (a == "--host") opt.host = next();
-    else if (a == "--connections" || a == "-c") opt.connections = std::atoi(next().c_str());
-    else if (a == "--duration" || a == "-d") opt.duration = std::atof(next().c_str());
-    else if (a == "--max-requests") opt.max_requests = std::atol(next().c_str());
-    else if (a == "--mode") opt.keepalive = next() == "keepalive";
-    else if (a == "--timeout-ms") opt.timeout_ms = std::atoi(next().c_str());
-    else if (a == "--path") opt.path = next();
-    else if (a == "--out") opt.out = next();
+    if (a == "--port")
+      opt.port = std::atoi(next().c_str());
+    else if (a == "--host")
+      opt.host = next();
+    else if (a == "--connections" || a == "-c")
+      opt.connections = std::atoi(next().c_str());
+    else if (a == "--duration" || a == "-d")
+      opt.duration = std::atof(next().c_str());
+    else if (a == "--max-requests")
+      opt.max_requests = std::atol(next().c_str());
+    else if (a == "--mode")
+      opt.keepalive = next() == "keepalive";
+    else if (a == "--timeout-ms")
+      opt.timeout_ms = std::atoi(next().c_str());
+    else if (a == "--path")
+      opt.path = next();
+    else if (a == "--out")
+      opt.out = next();
     else {
-      std::fprintf(stderr, "usage: loadgen --port P [--connections N] [--duration S] "
-                           "[--max-requests N] [--mode keepalive|close] [--timeout-ms MS] "
-                           "[--path /] --out FILE\n");
+      std::fprintf(stderr,
+                   "usage: loadgen --port P [--connections N] [--duration S] "
+                   "[--max-requests N] [--mode keepalive|close] [--timeout-ms MS] "
+                   "[--path /] --out FILE\n");
       return 2;
     }
   }
