@@ -131,8 +131,8 @@ def section_load(md, ul, targets, plot_dir, rel):
         % (ul["connections"], ul["duration_s"], ul["period_s"], ul["runs"]))
     md.append("| configuration | client | requests | req/s | failed (all runs) | p50 ms | p99 ms "
               "| max ms | steady p99 / p99.9 / max ms | window p99 ms | window max ms | window max / "
-              "steady p99 | upgrades |")
-    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "steady p99 | one window's max (median over upgrades) ms | upgrades |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     label = {"molt": "molt", "nginx": "nginx binary upgrade"}
     for name, cfg in cf.items():
         runs = cfg["runs"]
@@ -148,14 +148,16 @@ def section_load(md, ul, targets, plot_dir, rel):
                 kinds[k] = kinds.get(k, 0) + v
         ftxt = str(failed) + (" (%s)" % ", ".join("%s %d" % kv for kv in sorted(kinds.items()))
                               if kinds else "")
-        md.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        md.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             srv, client, fmt(med(runs, "requests"), 0), fmt(med(runs, "rps"), 0), ftxt,
             fmt(med(runs, "overall", "p50_ms"), 2), fmt(med(runs, "overall", "p99_ms"), 2),
             fmt(med(runs, "overall", "max_ms"), 1), "%s / %s / %s" % (
                 fmt(med(runs, "steady", "p99_ms"), 2), fmt(med(runs, "steady", "p999_ms"), 1),
                 fmt(med(runs, "steady", "max_ms"), 1)),
             fmt(med(runs, "windows", "p99_ms"), 2), fmt(med(runs, "windows", "max_ms"), 1),
-            fmt(c.median(ratios), 1) + "x", fmt(med(runs, "upgrades"), 0)))
+            fmt(c.median(ratios), 1) + "x",
+            fmt(c.median([c.median(r["per_window_max_ms"]) for r in runs]), 1),
+            fmt(med(runs, "upgrades"), 0)))
         cfg["_failed"] = failed
         cfg["_ratio"] = c.median(ratios)
     md.append("")
@@ -191,9 +193,14 @@ def section_load(md, ul, targets, plot_dir, rel):
         md.append("In %d of %d molt upgrades the master never logged the old child's STOPPING=1: "
                   "the child exited right after sending it and the master reaped it, closing its "
                   "notify socket, before reading it (see \"Why the misses\").\n" % (lost, total))
-    md.append("Where the worst latencies of a window fall (per phase: the largest latency of a "
-              "request overlapping it, median over the upgrades of all runs; and the phase's "
-              "median duration):\n")
+    md.append("Where the worst latencies of a window fall. Phases, molt: **check** from the "
+              "publish to `installed build` (the helper fetches, hashes, fsyncs, verifies, probes "
+              "and renames), **new child start** from `started child` to `is ready`, **drain** "
+              "from there to the old child's exit; nginx: **new master start** from `USR2` until "
+              "the new master's workers run, **old workers' shutdown** from `WINCH`/`QUIT` to the "
+              "old master's exit. Per phase: the largest latency of a request overlapping it "
+              "(median over the upgrades of all runs, and the largest), and the phase's median "
+              "duration:\n")
     md.append("| configuration | phase | window max in phase ms (median) | max ms | duration ms |")
     md.append("|---|---|---|---|---|")
     for name, cfg in cf.items():
@@ -352,22 +359,25 @@ def section_transfer(md, tr, targets):
         "appended; its BuildID still reads v2), signed with `molt sign`, served by nginx on "
         "loopback from its page cache. **molt**: publish it at the master's `http://` source, "
         "`SIGHUP`, time to the master's `installed build` log line (download streamed to a temp "
-        "file and hashed, signature verified, probe run, fsync, rename). **Anchor**: `curl -o` "
+        "file and hashed, signature verified, probe run, fsync, rename); a watcher also notes "
+        "when the temp file holds the last byte. **Anchor**: `curl -o` "
         "alone; then `minisign -V` on the file; then `sync FILE` (the fsync that a safe install "
         "needs and `curl -o` does not do). Medians over **%d runs**; ratios inside each run.\n"
         % (tr["artifact_bytes"] / 1048576, tr.get("padding_mib", 256), tr["runs"]))
-    md.append("| run | curl -o ms | minisign -V ms | sync ms | molt installed ms | molt ready ms | "
-              "molt / curl | molt / (curl + minisign) | molt / (curl + minisign + sync) |")
-    md.append("|---|---|---|---|---|---|---|---|---|")
+    md.append("| run | curl -o ms | minisign -V ms | sync ms | molt: last byte written and hashed "
+              "ms | molt: installed ms | molt: new child ready ms | molt / curl | molt / (curl + "
+              "minisign) | molt / (curl + minisign + sync) |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(tr["per_run"], 1):
-        md.append("| %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" % (
-            i, r["curl_ms"], r["minisign_ms"], r["sync_ms"], r["molt_installed_ms"],
-            r["molt_ready_ms"], r["ratio_vs_curl"], r["ratio_vs_curl_minisign"],
-            r["ratio_vs_curl_minisign_sync"]))
-    md.append("| **median** | %s | %s | %s | %s | %s | **%.2f** | %.2f | %.2f |\n" % (
+        md.append("| %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" % (
+            i, r["curl_ms"], r["minisign_ms"], r["sync_ms"], r.get("molt_downloaded_ms", "–"),
+            r["molt_installed_ms"], r["molt_ready_ms"], r["ratio_vs_curl"],
+            r["ratio_vs_curl_minisign"], r["ratio_vs_curl_minisign_sync"]))
+    md.append("| **median** | %s | %s | %s | %s | %s | %s | **%.2f** | %.2f | %.2f |\n" % (
         fmt(m["curl_ms"], 0), fmt(m["minisign_ms"], 0), fmt(m["sync_ms"], 0),
-        fmt(m["molt_installed_ms"], 0), fmt(m["molt_ready_ms"], 0), m["ratio_vs_curl"],
-        m["ratio_vs_curl_minisign"], m["ratio_vs_curl_minisign_sync"]))
+        fmt(m.get("molt_downloaded_ms"), 0), fmt(m["molt_installed_ms"], 0),
+        fmt(m["molt_ready_ms"], 0), m["ratio_vs_curl"], m["ratio_vs_curl_minisign"],
+        m["ratio_vs_curl_minisign_sync"]))
     ip = tr["idle_poll"]
     md.append("Bytes on the wire per idle poll (a master polling the unchanged source every 1 s; "
               "each poll is a conditional GET of the signature, answered 304, on a new connection "
@@ -390,9 +400,12 @@ def section_transfer(md, tr, targets):
                         m["ratio_vs_curl"], m["ratio_vs_curl_minisign"],
                         m["ratio_vs_curl_minisign_sync"]), m["ratio_vs_curl"] <= 1.25))
     http = ip.get("http") or {}
+    https = ip.get("https") or {}
     targets.append(("an idle poll at most 1 KiB on the wire (http)",
-                    "%s B at the HTTP level, %s B at the IP level" % (
-                        fmt(http.get("http_bytes_per_poll"), 0), fmt(http.get("ip_bytes_per_poll"), 0)),
+                    "%s B at the HTTP level, %s B at the IP level (https, not the target's case: "
+                    "%s B, a full TLS handshake per poll)" % (
+                        fmt(http.get("http_bytes_per_poll"), 0), fmt(http.get("ip_bytes_per_poll"), 0),
+                        fmt(https.get("ip_bytes_per_poll"), 0)),
                     (http.get("ip_bytes_per_poll") or 1e9) <= 1024))
 
 
@@ -441,30 +454,57 @@ def why(ul, fp, tr, lat, targets):
         ngx = [v for v in cf.values() if v["server"] == "nginx"]
         starts = [x for v in molt if not v["init_delay"] for r in v["runs"]
                   for x in r.get("child_start_ms", [])]
-        ngx_ratio = c.median([v.get("_ratio") for v in ngx])
+        typical = {n: c.median([c.median(r["per_window_max_ms"]) for r in v["runs"]])
+                   for n, v in cf.items()}
+        steady = {n: med(v["runs"], "steady", "p99_ms") for n, v in cf.items()}
+        steady999 = {n: med(v["runs"], "steady", "p999_ms") for n, v in cf.items()}
+        steady_max = {n: med(v["runs"], "steady", "max_ms") for n, v in cf.items()}
+        mnames = [n for n, v in cf.items() if v["server"] == "molt"]
+        nnames = [n for n, v in cf.items() if v["server"] == "nginx"]
+        phase_lines = []
+        for n in mnames[:2]:
+            runs = [r for r in cf[n]["runs"] if r.get("phases")]
+            if runs:
+                phase_lines.append("%s: %s" % (n, ", ".join(
+                    "%s %s ms" % (label, fmt(med(runs, "phases", label, "median_of_window_max_ms"), 0))
+                    for label in runs[0]["phases"])))
         out.append(
-            "**Latency inside upgrade windows.** The client saturates the server and both share "
-            "the 2 cores, so whatever else runs during a window takes CPU from requests. In a molt "
-            "window that is, in order: the check helper (a fork of the master; it reads and "
-            "hashes the build, fsyncs it, and runs it once as a *probe*: a whole exec with dynamic "
-            "loading of the binary's 40 libraries, about 30 of which come with libcurl), then the new child's "
-            "own start (the same exec and loading again, 12.7k symbol and 38k relative "
-            "relocations, then the 128 threads of `molt::HttpServer`'s pool); without an init "
-            "delay its median start took %s ms here. The phase table above shows in which of these the worst latencies "
-            "fall. A max is also a harsh figure against a p99: the steady max (outside every "
-            "window) is itself several times the steady p99 on this shared machine. nginx's "
-            "binary upgrade, measured alike in the same run, reached %sx. What would narrow it, "
-            "in molt's code: (1) `src/master.cpp`, `Master::start_check`, in the forked helper "
-            "before `run_check`: lower its priority (`setpriority(PRIO_PROCESS, 0, 19)` or "
-            "`SCHED_IDLE`), which the probe run inherits, so checking never competes with "
-            "serving; (2) `src/check.cpp`, `run_check`, with `handoff::probe` in `src/spawn.cpp`: "
-            "the probe repeats the child's exec and loading; starting the new child itself from "
-            "the staged file (it is refused and the file removed if it never becomes ready, as a "
-            "failed child already is) would do that work once instead of twice; (3) the library "
-            "makes every program, master and child, load libcurl and its dependencies: loading "
-            "libcurl with `dlopen` in the helper only (`fetchers/transfer.cpp`) would shorten "
-            "every child start and the master's floor.\n" % (fmt(c.median(starts), 0),
-                                                             fmt(ngx_ratio, 1)))
+            "**Latency inside upgrade windows.** The target compares the largest latency of "
+            "the %s windows of a run (about %s requests inside them) with the p99 of the steady requests, and it is missed by "
+            "%s. Two things are at work. (a) This shared machine: outside every window the "
+            "steady max was itself %s times the steady p99, so a max lands far above a p99 with "
+            "or without an upgrade. A typical upgrade's own max (median over upgrades) was %s ms "
+            "for molt, %s times the steady p99 and %s times the steady p99.9; nginx's binary "
+            "upgrade, measured alike in the same run, %s ms. (b) CPU: the client saturates the "
+            "server and both share the 2 cores, so whatever else runs in a window takes CPU from "
+            "requests. In a molt window that is: the check helper (a fork of the master that "
+            "reads, hashes and fsyncs the build and runs it once as a *probe*: a whole exec with "
+            "dynamic loading of the binary's 40 libraries, about 30 of which come with libcurl), "
+            "then the new child's own start (the same exec and loading again, 12.7k symbol and "
+            "38k relative relocations, then the 128 threads of `molt::HttpServer`'s pool; %s ms "
+            "median here without an init delay), then the drain. The worst latency of a window "
+            "is spread over these phases (median of the per-window max, per phase: %s). What "
+            "would narrow it, in molt's code: (1) `src/master.cpp`, `Master::start_check`, in the "
+            "forked helper before `run_check`: lower its priority (`setpriority(PRIO_PROCESS, 0, "
+            "19)` or `SCHED_IDLE`), which the probe run inherits, so checking never competes "
+            "with serving; (2) `src/check.cpp`, `run_check`, with `handoff::probe` in "
+            "`src/spawn.cpp`: the probe repeats the child's exec and loading; starting the new "
+            "child itself from the staged file (refused, and the file removed, if it never "
+            "becomes ready, as a failed child already is) would do that work once instead of "
+            "twice; (3) the library makes every program, master and child, load libcurl and its "
+            "dependencies: loading libcurl with `dlopen` in the helper only "
+            "(`fetchers/transfer.cpp`) would shorten every child start and lower the master's "
+            "floor.\n" % (
+                fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
+                fmt(c.median([med(v["runs"], "windows", "n") for n, v in cf.items()
+                              if v["server"] == "molt"]), 0),
+                ", ".join("%s %sx" % (n, fmt(cf[n].get("_ratio"), 1)) for n in mnames),
+                "/".join(fmt(steady_max[n] / steady[n], 0) for n in mnames if steady[n]),
+                "/".join(fmt(typical[n], 0) for n in mnames),
+                "/".join(fmt(typical[n] / steady[n], 1) for n in mnames if steady[n]),
+                "/".join(fmt(typical[n] / steady999[n], 1) for n in mnames if steady999[n]),
+                "/".join(fmt(typical[n], 0) for n in nnames),
+                fmt(c.median(starts), 0), "; ".join(phase_lines)))
     if any(n.startswith("keep-alive clients") for n in missed):
         out.append(
             "**Keep-alive migration.** Some connection got more than one answer from the old "
@@ -495,20 +535,25 @@ def why(ul, fp, tr, lat, targets):
                                          fp["idle"]["file"]["master_mem_kib_end"]["Rss"]))
     if any(n.startswith("transfer") for n in missed) and tr:
         m = tr["median"]
+        dl = m.get("molt_downloaded_ms")
         out.append(
-            "**Transfer.** molt took %s ms where `curl -o` alone took %s ms; `minisign -V` "
-            "(which hashes the file with BLAKE2b-512, as the ED signature requires) took %s ms "
-            "and `sync` of the file %s ms more. molt's time is about their sum (%.2fx of "
-            "curl + minisign + sync): download, hash and fsync run one after the other on one "
-            "thread, plus the probe run. Within 1.25x of curl alone needs the hash and the disk "
-            "writes to overlap the download: in `src/swap.cpp`, `StagedFile::write`, hash on a "
-            "second thread (double buffer) and start writeback as data arrives "
-            "(`sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)` every few MiB, so that "
-            "`StagedFile::finish`'s fsync finds little left); in `fetchers/transfer.cpp`, a "
-            "larger `CURLOPT_BUFFERSIZE` (the default 16 KiB means one write callback, one "
-            "`write(2)` and one hash update per 16 KiB).\n" % (
-                fmt(m["molt_installed_ms"], 0), fmt(m["curl_ms"], 0), fmt(m["minisign_ms"], 0),
-                fmt(m["sync_ms"], 0), m["ratio_vs_curl_minisign_sync"]))
+            "**Transfer.** molt took %s ms where `curl -o` alone took %s ms. Its last byte was "
+            "written and hashed after %s ms: `minisign -V`, which hashes the file with "
+            "BLAKE2b-512 as the ED signature requires, took %s ms by itself, and molt downloads "
+            "and hashes one after the other on one thread (`StagedFile::write` in "
+            "`src/swap.cpp` hashes each chunk before writing it, in curl's write callback). "
+            "After the last byte came %s ms more: the fsync of the whole file (`sync` of curl's "
+            "copy took %s ms), the signature check, the probe run and the rename with its folder "
+            "fsync. Within 1.25x of curl alone needs the hash and the disk writes to overlap the "
+            "download: in `StagedFile::write`, hash on a second thread (double buffer) and start "
+            "writeback as data arrives (`sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)` "
+            "every few MiB, so that `StagedFile::finish`'s fsync finds little left); in "
+            "`fetchers/transfer.cpp`, a larger `CURLOPT_BUFFERSIZE` (the default 16 KiB means "
+            "one callback, one `write(2)` and one hash update per 16 KiB).\n" % (
+                fmt(m["molt_installed_ms"], 0), fmt(m["curl_ms"], 0), fmt(dl, 0),
+                fmt(m["minisign_ms"], 0),
+                fmt(m["molt_installed_ms"] - dl if dl is not None else None, 0),
+                fmt(m["sync_ms"], 0)))
     if any(n.startswith("file-drop") for n in missed) and lat:
         f = lat["modes"]["file"]["median"]
         ref = lat.get("reference_steps", {})

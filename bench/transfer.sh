@@ -159,17 +159,40 @@ for i in $(seq "$RUNS"); do
   M="$W/master-$i"
   start_master "$M" "$URL" 1h
   sleep 0.5
+  # A watcher notes when the master's temp file holds every byte: the end of download + hash.
+  python3 - "$M" "$BIG_BYTES" >"$W/watch.out" <<'PY' &
+import glob, os, sys, time
+d, size = sys.argv[1], int(sys.argv[2])
+open(os.path.join(d, "..", "watch.ready"), "w").close()
+end = time.time() + 120
+while time.time() < end:
+    for f in glob.glob(os.path.join(d, ".app.molt-*")):
+        try:
+            if os.path.getsize(f) >= size:
+                print(int(time.time() * 1000))
+                sys.exit(0)
+        except OSError:
+            pass
+    time.sleep(0.005)
+print(0)
+PY
+  WATCH=$!
+  for _ in $(seq 1000); do [ -e "$W/watch.ready" ] && break; sleep 0.01; done
+  rm -f "$W/watch.ready"
   t0=$(publish "$W/big" "$ROOT")
   kill -HUP "$MASTER_PID"
   line=$(wait_line "$M/master.log" "installed build v2" 120)
   installed_ms=$(( $(log_ms "$line") - t0 ))
+  wait "$WATCH" || true
+  done_at=$(cat "$W/watch.out")
+  if [ "${done_at:-0}" -gt 0 ]; then downloaded_ms=$((done_at - t0)); else downloaded_ms=null; fi
   line=$(wait_line "$M/master.log" "child [0-9]+ \(build v2\) is ready" 60)
   ready_ms=$(( $(log_ms "$line") - t0 ))
   stop_master
   [ "$("$MOLT" build-id "$M/app")" = v2 ] || { echo "molt did not install the artifact" >&2; exit 1; }
   rm -rf "$M"
-  say "  curl -o ${curl_ms} ms, minisign -V ${minisign_ms} ms, sync ${sync_ms} ms; molt installed in ${installed_ms} ms"
-  RUN_JSON+=("{\"curl_ms\": $curl_ms, \"minisign_ms\": $minisign_ms, \"sync_ms\": $sync_ms, \"molt_installed_ms\": $installed_ms, \"molt_ready_ms\": $ready_ms, \"ratio_vs_curl\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms),3))"), \"ratio_vs_curl_minisign\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms),3))"), \"ratio_vs_curl_minisign_sync\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms+$sync_ms),3))")}")
+  say "  curl -o ${curl_ms} ms, minisign -V ${minisign_ms} ms, sync ${sync_ms} ms; molt downloaded and hashed in ${downloaded_ms} ms, installed in ${installed_ms} ms"
+  RUN_JSON+=("{\"curl_ms\": $curl_ms, \"molt_downloaded_ms\": $downloaded_ms, \"minisign_ms\": $minisign_ms, \"sync_ms\": $sync_ms, \"molt_installed_ms\": $installed_ms, \"molt_ready_ms\": $ready_ms, \"ratio_vs_curl\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms),3))"), \"ratio_vs_curl_minisign\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms),3))"), \"ratio_vs_curl_minisign_sync\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms+$sync_ms),3))")}")
 done
 
 # ---- bytes on the wire per idle poll, http:// and https://
@@ -224,9 +247,12 @@ say "  $HTTPS_POLL"
 RUNS_JOINED=$(IFS=,; echo "${RUN_JSON[*]}")
 python3 - "$OUT/transfer.json" <<EOF
 import json, sys
+null = None
 runs = [$RUNS_JOINED]
 def med(k):
-    v = sorted(r[k] for r in runs); n = len(v)
+    v = sorted(r[k] for r in runs if r[k] is not None); n = len(v)
+    if not n:
+        return None
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 out = {"runs": len(runs), "artifact_bytes": $BIG_BYTES, "padding_mib": $SIZE_MIB, "per_run": runs,
        "median": {k: med(k) for k in runs[0]},

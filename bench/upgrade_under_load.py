@@ -132,14 +132,28 @@ def summarize(latencies):
 
 
 def analyze(recs, windows, t_start, mode):
+    import bisect
+
     def failed(r):
         return not r[3][:1].isdigit() or not r[3].startswith("2")
 
     spans = [(w["start"], w["end"]) for w in windows]
+    recs.sort(key=lambda r: r[0])
+    starts = [r[0] for r in recs]
+    longest = max((r[1] for r in recs), default=0) / 1000.0
+
+    def overlapping(lo, hi):
+        """Requests whose [start, end] overlaps [lo, hi] (recs sorted by start)."""
+        i = bisect.bisect_left(starts, lo - longest - 1e-6)
+        j = bisect.bisect_right(starts, hi)
+        return [r for r in recs[i:j] if r[0] + r[1] / 1000.0 >= lo]
+
+    inside = set()
+    for ws, we in spans:
+        inside.update(id(r) for r in overlapping(ws, we))
 
     def in_window(r):
-        s, e = r[0], r[0] + r[1] / 1000.0
-        return any(s <= we and e >= ws for ws, we in spans)
+        return id(r) in inside
 
     all_lat, win_lat, steady_lat = [], [], []
     failures = {}
@@ -171,23 +185,23 @@ def analyze(recs, windows, t_start, mode):
     }
     per_window_max = []
     for ws, we in spans:
-        m = [r[1] for r in recs if not failed(r) and r[0] <= we and r[0] + r[1] / 1000 >= ws]
+        m = [r[1] for r in overlapping(ws, we) if not failed(r)]
         per_window_max.append(round(max(m), 2) if m else None)
     out["per_window_max_ms"] = per_window_max
     # Where in the window the worst latencies fall: the max over requests overlapping each phase.
     if windows and "to" in windows[0]:
-        phases = (("check: fetch, verify, probe, install", "start", "installed"),
-                  ("new child starting", "started", "ready"),
-                  ("both serving, old child draining", "ready", "end"))
+        phases = (("check", "start", "installed"),
+                  ("new child start", "started", "ready"),
+                  ("drain", "ready", "end"))
     else:
-        phases = (("new master and workers starting", "start", "new_ready"),
-                  ("old workers shutting down", "new_ready", "end"))
+        phases = (("new master start", "start", "new_ready"),
+                  ("old workers' shutdown", "new_ready", "end"))
     phase_max = {}
     for label, a, b in phases:
         worst = []
         for w in windows:
             lo, hi = w[a], w[b]
-            m = [r[1] for r in recs if not failed(r) and r[0] <= hi and r[0] + r[1] / 1000 >= lo]
+            m = [r[1] for r in overlapping(lo, hi) if not failed(r)]
             worst.append(max(m) if m else 0)
         phase_max[label] = {"max_ms": round(max(worst), 1) if worst else None,
                             "median_of_window_max_ms": c.median(worst),
@@ -203,9 +217,10 @@ def analyze(recs, windows, t_start, mode):
         for w in windows:
             old, new = w["from"], w["to"]
             by_conn = {}
-            for r in recs:
-                if w["drain"] <= r[0] <= w["end"] + 1.0:
-                    by_conn.setdefault(r[2], []).append(r)
+            i = bisect.bisect_left(starts, w["drain"])
+            j = bisect.bisect_right(starts, w["end"] + 1.0)
+            for r in recs[i:j]:
+                by_conn.setdefault(r[2], []).append(r)
             worst_sig, worst_stop, worst_move = 0, 0, 0.0
             for conn, rs in by_conn.items():
                 n_sig = n_stop = 0
