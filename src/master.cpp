@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -350,6 +351,9 @@ void Master::start_check() {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Checking (hashing, fsync, the probe run it inherits this from) must never compete with
+    // the children serving requests.
+    ::setpriority(PRIO_PROCESS, 0, 10);
     ::close(fds[0]);
     std::string bytes = encode(run_check(*setup_.fetcher, request, real_sys()));
     const char* p = bytes.data();
