@@ -23,6 +23,8 @@ say "installing what is missing and building (first time: a few minutes)"
 ci/deps.sh
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Paths relative to the checkout, so a clone in another folder reuses the cache.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
 build_hello() {  # $1 = BuildID
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
     -DHELLO_BUILD_ID="$1" >/dev/null

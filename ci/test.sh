@@ -26,6 +26,8 @@ check bash -c "git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werr
 # ccache makes a rebuild of unchanged sources nearly free; the results are the same without it.
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Paths relative to the checkout, so a clone in another folder reuses the cache.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
 
 build_and_test() {
   local dir=$1
