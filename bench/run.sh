@@ -78,7 +78,9 @@ if [ ! -f "$BIN/floor_preload.so" ] || [ "$HERE/floor_preload.c" -nt "$BIN/floor
 fi
 
 # ---- run
-rm -f "$BENCH_OUT"/*.json "$BENCH_OUT"/*.dat "$BENCH_OUT"/*.log "$BENCH_OUT"/*.txt
+if [ "$ONLY" = load,footprint,transfer,latency ]; then
+  rm -f "$BENCH_OUT"/*.json "$BENCH_OUT"/*.dat "$BENCH_OUT"/*.log "$BENCH_OUT"/*.txt
+fi
 # The machine may be shared: optionally wait (bounded) for a quieter moment, and record the load
 # average all along, so that RESULTS.md says how busy the machine was.
 if [ -n "${BENCH_WAIT_QUIET:-}" ]; then

@@ -101,6 +101,9 @@ publish() {
   while [ "$(date +%s)" -le "$last" ]; do sleep 0.01; done
   cp "$1" "$2/.staging"
   cp "$1.minisig" "$2/.staging.minisig"
+  # Written out before it counts as published: otherwise the kernel's writeback of the copy
+  # would compete with the master's download, which curl's run never has to.
+  sync "$2/.staging" "$2/.staging.minisig"
   mv "$2/.staging.minisig" "$2/app.minisig"
   mv "$2/.staging" "$2/app"
   now_ms
