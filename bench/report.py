@@ -94,12 +94,12 @@ def plot_https(plot_dir, fp):
     png = os.path.join(plot_dir, "master_https_memory.png")
     floor = fp["floor_kib"]["Private_Dirty"]
     gnuplot("\n".join([
-        "set terminal pngcairo size 800,360 font 'sans,9'", "set output '%s'" % png,
-        "set title \"master's Private\\_Dirty across HTTPS fetch-verify-install cycles\"",
+        "set terminal pngcairo size 800,360 font 'sans,9' noenhanced", "set output '%s'" % png,
+        "set title \"master's Private_Dirty across HTTPS fetch-verify-install cycles\"",
         "set xlabel 'cycle (0: idle, before)'", "set ylabel 'KiB'", "set grid",
         "set yrange [%d:%d]" % (floor - 64, max(h["private_dirty_kib_per_cycle"] +
                                                 [h["private_dirty_kib_idle"]]) + 320),
-        "set key bottom right",
+        "set key top left",
         "plot '%s' using 1:2 with linespoints pt 7 title 'master Private_Dirty', "
         "%d with lines dt 2 title 'floor (libraries loaded)', "
         "%d with lines dt 3 title 'floor + 256 KiB', "
@@ -542,7 +542,10 @@ def why(ul, fp, tr, lat, targets):
             "BLAKE2b-512 as the ED signature requires, took %s ms by itself, and molt downloads "
             "and hashes one after the other on one thread (`StagedFile::write` in "
             "`src/swap.cpp` hashes each chunk before writing it, in curl's write callback). "
-            "After the last byte came %s ms more: the fsync of the whole file (`sync` of curl's "
+            "That phase took %s ms more than curl and minisign together, which the serial hash "
+            "alone does not explain: molt's write path does a hash update, a `write(2)`, a "
+            "size check and a progress callback for every 16 KiB read (libcurl's default "
+            "buffer); that per-chunk cost is the next thing to profile. After the last byte came %s ms more: the fsync of the whole file (`sync` of curl's "
             "copy took %s ms), the signature check, the probe run and the rename with its folder "
             "fsync. Within 1.25x of curl alone needs the hash and the disk writes to overlap the "
             "download: in `StagedFile::write`, hash on a second thread (double buffer) and start "
@@ -552,6 +555,7 @@ def why(ul, fp, tr, lat, targets):
             "one callback, one `write(2)` and one hash update per 16 KiB).\n" % (
                 fmt(m["molt_installed_ms"], 0), fmt(m["curl_ms"], 0), fmt(dl, 0),
                 fmt(m["minisign_ms"], 0),
+                fmt(dl - m["curl_ms"] - m["minisign_ms"] if dl is not None else None, 0),
                 fmt(m["molt_installed_ms"] - dl if dl is not None else None, 0),
                 fmt(m["sync_ms"], 0)))
     if any(n.startswith("file-drop") for n in missed) and lat:
