@@ -23,9 +23,6 @@ import unittest
 from harness import MOLT, Load, Service, build_id_of, hello_build, run, wait_until
 from http_peers import Nginx, TestServer, make_pki, publish
 
-# The master's stall_timeout (molt::HttpOptions, 30 s) has no hello flag: a stalled body is
-# noticed after 30 s, so the stall test waits that long.
-
 
 def served_folder(add_cleanup):
     folder = tempfile.mkdtemp(prefix="molt-e2e-www-")
