@@ -22,7 +22,7 @@ import threading
 import urllib.parse
 import urllib.request
 
-from harness import MOLT, hello_build, run, wait_until
+from harness import MOLT, PATIENCE, hello_build, run, wait_until
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 
@@ -112,7 +112,7 @@ class _Process:
         """The first line for which predicate holds, or None once the process closed its output."""
         with self.cond:
             ok = self.cond.wait_for(
-                lambda: self.done or any(predicate(l) for l in self.lines), timeout)
+                lambda: self.done or any(predicate(l) for l in self.lines), timeout * PATIENCE)
             for line in self.lines:
                 if predicate(line):
                     return line
