@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import hello_build
+from harness import PATIENCE, hello_build
 
 
 class BadConfiguration(unittest.TestCase):
@@ -17,7 +17,7 @@ class BadConfiguration(unittest.TestCase):
         shutil.copy(hello_build("v1"), self.app)
 
     def refused(self, *args):
-        result = subprocess.run([self.app, *args], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([self.app, *args], capture_output=True, text=True, timeout=30 * PATIENCE)
         self.assertEqual(result.returncode, 2, result.stderr)
         lines = [l for l in result.stderr.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, result.stderr)

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import unittest
 
+from harness import PATIENCE
+
 PASSWORD = "e2e password"
 
 
@@ -39,7 +41,7 @@ class MinisignInteropTest(unittest.TestCase):
         cls.encrypted_sec = os.path.join(cls.class_dir, "enc.sec")
         subprocess.run([cls.minisign, "-G", "-p", cls.encrypted_pub, "-s", cls.encrypted_sec],
                        input=f"{PASSWORD}\n{PASSWORD}\n", capture_output=True, text=True,
-                       check=True, timeout=120)
+                       check=True, timeout=120 * PATIENCE)
 
     @classmethod
     def tearDownClass(cls):
@@ -60,14 +62,14 @@ class MinisignInteropTest(unittest.TestCase):
         if password is not None:
             env["MOLT_PASSWORD"] = password
         result = subprocess.run([self.molt, *args], env=env, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL, timeout=120)
+                                stdin=subprocess.DEVNULL, timeout=120 * PATIENCE)
         if check:
             self.assertEqual(result.returncode, 0, f"molt {args}: {result.stderr}")
         return result
 
     def run_minisign(self, *args, stdin="", check=True):
         result = subprocess.run([self.minisign, *args], input=stdin, capture_output=True,
-                                text=True, timeout=120)
+                                text=True, timeout=120 * PATIENCE)
         if check:
             self.assertEqual(result.returncode, 0, f"minisign {args}: {result.stderr}")
         return result

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import MOLT, Service, hello_build, run
+from harness import MOLT, PATIENCE, Service, hello_build, run
 
 
 def sign(svc, build, key=None, comment=None):
@@ -99,7 +99,7 @@ class Keys(unittest.TestCase):
         app = os.path.join(svc_dir, "app")
         shutil.copy(hello_build("v1"), app)
         result = subprocess.run([app, "--listen", "127.0.0.1:0", "--source", app + ".new"],
-                                capture_output=True, text=True, timeout=30)
+                                capture_output=True, text=True, timeout=30 * PATIENCE)
         self.assertEqual(result.returncode, 2)
         self.assertIn("has no public key: pass --pubkey FILE (or --insecure-no-verify",
                       result.stderr)

@@ -21,6 +21,8 @@ import unittest
 import urllib.parse
 from unittest import mock
 
+from harness import PATIENCE
+
 try:
     import botocore.auth
     import botocore.credentials
@@ -88,7 +90,7 @@ def run_signer(requests):
     if not os.access(SIGNER, os.X_OK):
         raise AssertionError(f"{SIGNER} is missing: build target sigv4_sign (MOLT_BUILD_DIR)")
     out = subprocess.run([SIGNER, "--explain"], input=json.dumps(requests), capture_output=True,
-                         text=True, check=True, timeout=60)
+                         text=True, check=True, timeout=60 * PATIENCE)
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
