@@ -4,7 +4,6 @@
 #include <ctime>
 #include <molt/build_id.hpp>
 
-#include "handoff.hpp"
 #include "swap.hpp"
 
 namespace molt {
@@ -114,6 +113,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   StagedFile staged(sys, request.bin_path, request.max_size);
   if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
   FetchResult fetched = fetcher.download(artifact_since, staged);
+  out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
   if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
   if (fetched.status == Status::kMissing) {
     if (!verify) return out.done(Kind::kNothing);
@@ -150,17 +150,9 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
                                         " but the file is build " + *build_id);
   }
-  if (std::string why =
-          handoff::probe(staged.path(), request.argv, *build_id, request.probe_timeout);
-      !why.empty()) {
-    out.result.bad = true;
-    return out.done(Kind::kRefused, source + ": build " + *build_id + " refused: " + why);
-  }
-  if (std::string why = install(sys, staged.path(), request.bin_path); !why.empty()) {
-    return out.done(Kind::kFailed, source + ": install failed: " + why);
-  }
   staged.release();
-  return out.done(Kind::kInstalled, source + ": installed build " + *build_id);
+  out.result.staged_path = staged.path();
+  return out.done(Kind::kStaged, source + ": verified build " + *build_id + "; starting it");
 }
 
 namespace {
@@ -196,26 +188,71 @@ std::string encode(const CheckOutcome& o) {
   put(out, o.artifact.last_modified);
   put(out, o.build_id);
   put(out, o.timestamp ? std::to_string(*o.timestamp) : "");
+  put(out, o.staged_path);
   put(out, o.bad ? "1" : "0");
   put(out, o.retry ? "1" : "0");
+  put(out, o.downloaded ? "1" : "0");
   return out;
 }
 
 std::optional<CheckOutcome> decode(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, bad, retry;
+  std::string kind, timestamp, bad, retry, downloaded;
   CheckOutcome o;
   if (!take(in, kind) || !take(in, o.message) || !take(in, o.signature.etag) ||
       !take(in, o.signature.last_modified) || !take(in, o.artifact.etag) ||
       !take(in, o.artifact.last_modified) || !take(in, o.build_id) || !take(in, timestamp) ||
-      !take(in, bad) || !take(in, retry) || kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
+      !take(in, o.staged_path) || !take(in, bad) || !take(in, retry) || !take(in, downloaded) ||
+      kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
   o.kind = static_cast<Kind>(kind[0] - '0');
   if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
   o.bad = bad == "1";
   o.retry = retry == "1";
+  o.downloaded = downloaded == "1";
   return o;
+}
+
+std::string encode_changes(const CheckRequest& r) {
+  std::string out;
+  put(out, r.running_build_id);
+  put(out, std::to_string(r.bad_build_ids.size()));
+  for (const std::string& id : r.bad_build_ids) put(out, id);
+  put(out, r.signature_seen.etag);
+  put(out, r.signature_seen.last_modified);
+  put(out, r.artifact_seen.etag);
+  put(out, r.artifact_seen.last_modified);
+  put(out, r.retry ? "1" : "0");
+  put(out, r.high_water ? std::to_string(*r.high_water) : "");
+  return out;
+}
+
+bool decode_changes(const std::string& bytes, CheckRequest& into) {
+  std::string_view in = bytes;
+  CheckRequest r = into;
+  std::string count, retry, high_water;
+  std::size_t n = 0;
+  if (!take(in, r.running_build_id) || !take(in, count) ||
+      std::from_chars(count.data(), count.data() + count.size(), n).ec != std::errc()) {
+    return false;
+  }
+  r.bad_build_ids.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string id;
+    if (!take(in, id)) return false;
+    r.bad_build_ids.insert(std::move(id));
+  }
+  if (!take(in, r.signature_seen.etag) || !take(in, r.signature_seen.last_modified) ||
+      !take(in, r.artifact_seen.etag) || !take(in, r.artifact_seen.last_modified) ||
+      !take(in, retry) || !take(in, high_water)) {
+    return false;
+  }
+  r.retry = retry == "1";
+  r.high_water.reset();
+  if (!high_water.empty()) r.high_water = std::stoll(high_water);
+  into = std::move(r);
+  return true;
 }
 
 }  // namespace molt

@@ -1,11 +1,15 @@
-// One check of the source: the upgrade pipeline up to and including the swap.
+// One check of the source: the upgrade pipeline up to a verified build in a staged file.
 //
 //   poll the signature (conditional) -> skip by its build_id / refuse a downgrade -> download
 //   the artifact into a temp file beside the binary, hashing it as it is written -> verify ->
-//   read its BuildID -> skip a running or bad build -> probe it -> install it atomically.
+//   read its BuildID -> skip a running or bad build -> leave it staged.
 //
-// It runs in a helper process the master forks, so the master never blocks on the network or a
-// disk and keeps none of what a transfer allocates. The outcome goes back over a pipe.
+// The master then starts the new child from the staged file itself, and installs the file as
+// <bin> only once that child is ready: the child's own start is the proof that the build runs
+// on this machine, done once instead of a separate probe run followed by the same exec again.
+//
+// It runs in the check helper (check_helper.hpp), so the master never blocks on the network or
+// a disk and keeps none of what a transfer allocates.
 #pragma once
 
 #include <chrono>
@@ -32,17 +36,15 @@ struct CheckRequest {
   std::vector<sig::PublicKey> keys;        // empty: unsigned artifacts are accepted
   bool allow_downgrade = false;
   std::uint64_t max_size = 1ull << 30;
-  std::chrono::milliseconds probe_timeout{5'000};
-  std::vector<std::string> argv;  // for the probe run
 };
 
 struct CheckOutcome {
   enum class Kind {
-    kNothing,    // nothing new (or not complete yet)
-    kSkipped,    // a complete build we do not want (running already, or known bad)
-    kRefused,    // a complete artifact that fails a check; not retried until it changes
-    kFailed,     // could not finish (network, disk, a signature that does not match yet)
-    kInstalled,  // the new build is at bin_path, the old one at bin_path.prev
+    kNothing,  // nothing new (or not complete yet)
+    kSkipped,  // a complete build we do not want (running already, or known bad)
+    kRefused,  // a complete artifact that fails a check; not retried until it changes
+    kFailed,   // could not finish (network, disk, a signature that does not match yet)
+    kStaged,   // a verified new build waits at staged_path for the master to start it
   };
   Kind kind = Kind::kNothing;
   std::string message;
@@ -50,13 +52,21 @@ struct CheckOutcome {
   Validator artifact;
   std::string build_id;
   std::optional<std::int64_t> timestamp;
-  bool bad = false;    // remember build_id as bad
-  bool retry = false;  // incomplete (one half of a pair is missing): look at both next time
+  std::string staged_path;
+  bool bad = false;         // remember build_id as bad
+  bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
+  bool downloaded = false;  // the artifact was transferred (the helper then exits)
 };
 
 CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys);
 
 std::string encode(const CheckOutcome& outcome);
 std::optional<CheckOutcome> decode(const std::string& bytes);
+
+// What changes from one check to the next (the running build, bad builds, what was seen last,
+// the high-water mark); the rest of a request is fixed for the master's life and reaches the
+// check helper when it is forked.
+std::string encode_changes(const CheckRequest& request);
+bool decode_changes(const std::string& bytes, CheckRequest& into);
 
 }  // namespace molt

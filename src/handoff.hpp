@@ -5,7 +5,7 @@
 //   LISTEN_PID=<child pid>    so a grandchild does not take them for its own
 //   LISTEN_FDNAMES=a:b        one name per fd
 //   NOTIFY_SOCKET=@molt/<master pid>/<generation>   send READY=1, STOPPING=1, STATUS=...
-//   MOLT_ROLE=child           (or "probe": print "molt-probe build_id=<id>" and exit 0)
+//   MOLT_ROLE=child
 //   MOLT_GENERATION=<n>       MOLT_MASTER_PID=<pid>
 // Signals: the drain signal (SIGTERM by default) tells a child to stop accepting, finish what
 // it has and exit; the child also gets it when the master dies (PR_SET_PDEATHSIG).
@@ -26,8 +26,6 @@ inline constexpr const char* kRole = "MOLT_ROLE";
 inline constexpr const char* kGeneration = "MOLT_GENERATION";
 inline constexpr const char* kMasterPid = "MOLT_MASTER_PID";
 inline constexpr const char* kRoleChild = "child";
-inline constexpr const char* kRoleProbe = "probe";
-inline constexpr const char* kProbeAnswer = "molt-probe build_id=";
 inline constexpr int kFirstListenFd = 3;
 
 struct SpawnRequest {
@@ -41,11 +39,6 @@ struct SpawnRequest {
 
 // Forks and executes a child. Returns its pid, or -1 with `error` set.
 pid_t spawn_child(const SpawnRequest& request, std::string& error);
-
-// Runs `path` with MOLT_ROLE=probe and the same arguments; it must print its BuildID and exit 0
-// within `timeout`. Returns an empty string when it did, else one line saying what went wrong.
-std::string probe(const std::string& path, const std::vector<std::string>& argv,
-                  const std::string& expected_build_id, std::chrono::milliseconds timeout);
 
 // This process's arguments, as the master re-executes them.
 std::vector<std::string> own_argv();

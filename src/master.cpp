@@ -52,11 +52,16 @@ Master::Master(MasterSetup setup)
   std::string error;
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
   high_water_ = load_high_water(setup_.state_dir);
+  if (setup_.fetcher) {
+    checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
+                                                   .keys = setup_.keys,
+                                                   .allow_downgrade = setup_.config.allow_downgrade,
+                                                   .max_size = setup_.config.http.max_size});
+  }
 }
 
 Master::~Master() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
-  if (check_pipe_ >= 0) ::close(check_pipe_);
 }
 
 bool Master::setup_signals() {
@@ -96,7 +101,7 @@ int Master::run() {
     fds.push_back({signal_fd_, POLLIN, 0});
     int watch = setup_.fetcher ? setup_.fetcher->watch_fd() : -1;
     fds.push_back({watch, POLLIN, 0});  // a negative fd is ignored by poll
-    fds.push_back({check_pipe_, POLLIN, 0});
+    fds.push_back({checker_ ? checker_->fd() : -1, POLLIN, 0});
     for (auto& [pid, slot] : children_) {
       fds.push_back({slot.notify.fd(), POLLIN, 0});
       notify_owner.push_back(pid);
@@ -124,11 +129,8 @@ int Master::run() {
       if (it != children_.end()) handle_notify(it->first, it->second);
     }
   }
-  if (check_pid_ > 0) {
-    ::kill(check_pid_, SIGKILL);
-    ::waitpid(check_pid_, nullptr, 0);
-    remove_staged_leftovers(setup_.bin_path);  // the helper had no chance to clean up
-  }
+  checker_.reset();                          // kills a helper mid-check
+  remove_staged_leftovers(setup_.bin_path);  // what it, or a staged build, left
   spdlog::info("master {} exiting", ::getpid());
   return *exit_code_;
 }
@@ -138,7 +140,7 @@ int Master::poll_timeout(TimePoint now) const {
   auto consider = [&](TimePoint t) {
     if (!next || t < *next) next = t;
   };
-  if (setup_.fetcher && check_pid_ < 0 && !supervisor_.busy()) {
+  if (checker_ && !checker_->checking() && !supervisor_.busy()) {
     consider(next_poll_);
     if (settle_at_) consider(*settle_at_);
   }
@@ -179,9 +181,8 @@ void Master::reap() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
-    if (pid == check_pid_) {
-      check_pid_ = -1;
-      if (check_pipe_ >= 0) read_check();
+    if (checker_ && checker_->reaped(pid)) {
+      read_check();  // its last answer, if it exited after a transfer
       continue;
     }
     auto it = children_.find(pid);
@@ -215,7 +216,13 @@ void Master::apply(const Supervisor::Actions& actions) {
   for (const Supervisor::Action& action : actions) {
     switch (action.kind) {
       case Kind::kSpawn:
-        spawn();
+        spawn(action);
+        break;
+      case Kind::kInstall:
+        install(action);
+        break;
+      case Kind::kDiscard:
+        discard(action);
         break;
       case Kind::kSignal:
         if (action.signal == SIGKILL) {
@@ -230,7 +237,6 @@ void Master::apply(const Supervisor::Actions& actions) {
         if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
         std::string previous;
         running_build_id_ = read_build_id(setup_.bin_path, previous).value_or("");
-        pending_timestamp_.reset();
         if (error.empty()) {
           spdlog::error("build {} {}: rolled back to build {}; it will not be tried again",
                         action.build_id, action.reason, running_build_id_);
@@ -243,12 +249,6 @@ void Master::apply(const Supervisor::Actions& actions) {
         spdlog::info("build {} passed probation", action.build_id);
         break;
       case Kind::kReady:
-        if (action.build_id == pending_build_id_ && pending_timestamp_) {
-          high_water_ = pending_timestamp_;
-          std::string error = save_high_water(setup_.state_dir, *high_water_);
-          if (!error.empty()) spdlog::warn("state: {}", error);
-        }
-        pending_timestamp_.reset();
         spdlog::info("child {} (build {}) is ready", action.pid, action.build_id);
         notify(setup_.systemd_notify_socket, std::string(announced_ready_ ? "" : "READY=1\n") +
                                                  "MAINPID=" + std::to_string(::getpid()) +
@@ -262,14 +262,17 @@ void Master::apply(const Supervisor::Actions& actions) {
   }
 }
 
-void Master::spawn() {
+void Master::spawn(const Supervisor::Action& action) {
+  // An upgrade's candidate runs the staged file itself; every other child runs <bin>.
+  bool from_staged = staged_ && !action.build_id.empty() && action.build_id == staged_->build_id;
+  const std::string& path = from_staged ? staged_->path : setup_.bin_path;
+  std::string build_id = from_staged ? staged_->build_id : running_build_id_;
   std::string error;
-  std::string build_id = read_build_id(setup_.bin_path, error).value_or("unknown");
   ++generation_;
   std::optional<NotifySocket> notify = NotifySocket::create(::getpid(), generation_, error);
   pid_t pid = -1;
   if (notify) {
-    handoff::SpawnRequest request{.path = setup_.bin_path,
+    handoff::SpawnRequest request{.path = path,
                                   .argv = setup_.argv,
                                   .listeners = setup_.listeners,
                                   .notify_socket = notify->name(),
@@ -280,11 +283,50 @@ void Master::spawn() {
   if (pid < 0) {
     spdlog::error("cannot start child: {}", error);
   } else {
-    spdlog::info("started child {} (build {}, generation {})", pid, build_id, generation_);
+    spdlog::info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
+                 from_staged ? ", from the staged file" : "");
     children_.emplace(pid, ChildSlot{generation_, build_id, std::move(*notify)});
-    running_build_id_ = build_id;
   }
-  apply(supervisor_.spawned(pid, build_id, Clock::now()));
+  apply(supervisor_.spawned(pid, build_id, Clock::now(), error));
+}
+
+void Master::install(const Supervisor::Action& action) {
+  std::string error = "no staged build " + action.build_id;
+  if (staged_ && staged_->build_id == action.build_id) {
+    error = molt::install(real_sys(), staged_->path, setup_.bin_path);
+  }
+  if (error.empty()) {
+    spdlog::info("installed build {} as {} (build {} kept as {})", action.build_id, setup_.bin_path,
+                 running_build_id_, prev_path(setup_.bin_path));
+    running_build_id_ = action.build_id;
+    if (staged_->timestamp) {
+      high_water_ = staged_->timestamp;
+      if (std::string e = save_high_water(setup_.state_dir, *high_water_); !e.empty()) {
+        spdlog::warn("state: {}", e);
+      }
+    }
+    staged_.reset();
+  }
+  apply(supervisor_.installed(action.pid, error, Clock::now()));
+}
+
+void Master::discard(const Supervisor::Action& action) {
+  if (staged_ && staged_->build_id == action.build_id) {
+    ::unlink(staged_->path.c_str());
+    staged_.reset();
+  }
+  if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
+  spdlog::error(
+      "build {} {}: discarded; build {} serves on and {} is unchanged; it will not be "
+      "tried again",
+      action.build_id, action.reason, running_build_id_, setup_.bin_path);
+}
+
+std::vector<int> Master::own_fds() const {
+  std::vector<int> fds{signal_fd_};
+  for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
+  for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
+  return fds;
 }
 
 // About +-10% of jitter keeps a fleet from polling in lockstep; after a failure the next try
@@ -307,7 +349,7 @@ void Master::schedule_poll(bool failed) {
 }
 
 void Master::maybe_check(TimePoint now) {
-  if (!setup_.fetcher || check_pid_ >= 0 || supervisor_.busy()) return;
+  if (!checker_ || checker_->checking() || supervisor_.busy()) return;
   if (settle_at_ && now >= *settle_at_) {
     settle_at_.reset();
     check_requested_ = true;
@@ -319,78 +361,24 @@ void Master::maybe_check(TimePoint now) {
 }
 
 void Master::start_check() {
-  CheckRequest request{.bin_path = setup_.bin_path,
-                       .running_build_id = running_build_id_,
+  CheckRequest request{.running_build_id = running_build_id_,
                        .bad_build_ids = bad_build_ids_,
                        .signature_seen = signature_seen_,
                        .artifact_seen = artifact_seen_,
                        .retry = retry_,
-                       .high_water = high_water_,
-                       .keys = setup_.keys,
-                       .allow_downgrade = setup_.config.allow_downgrade,
-                       .max_size = setup_.config.http.max_size,
-                       .probe_timeout = setup_.config.probe_timeout,
-                       .argv = setup_.argv};
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    spdlog::error("check: pipe: {}", std::strerror(errno));
+                       .high_water = high_water_};
+  if (std::string error = checker_->start(request, own_fds()); !error.empty()) {
+    spdlog::error("check: {}", error);
     schedule_poll(true);
-    return;
   }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    spdlog::error("check: fork: {}", std::strerror(errno));
-    ::close(fds[0]);
-    ::close(fds[1]);
-    schedule_poll(true);
-    return;
-  }
-  if (pid == 0) {
-    // The helper: default signal handling, so the master can kill it; it dies with the master.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // Checking (hashing, fsync, the probe run it inherits this from) must never compete with
-    // the children serving requests.
-    ::setpriority(PRIO_PROCESS, 0, 10);
-    ::close(fds[0]);
-    std::string bytes = encode(run_check(*setup_.fetcher, request, real_sys()));
-    const char* p = bytes.data();
-    std::size_t left = bytes.size();
-    while (left > 0) {
-      ssize_t n = ::write(fds[1], p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    _exit(0);
-  }
-  ::close(fds[1]);
-  check_pid_ = pid;
-  check_pipe_ = fds[0];
-  check_output_.clear();
 }
 
 void Master::read_check() {
-  if (check_pipe_ < 0) return;  // already read when the helper was reaped
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(check_pipe_, buffer, sizeof buffer);
-    if (n > 0) {
-      check_output_.append(buffer, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    break;  // EOF: the helper is done (or died)
-  }
-  ::close(check_pipe_);
-  check_pipe_ = -1;
-  finish_check(std::exchange(check_output_, {}));
+  CheckHelper::Answer answer = checker_->read();
+  if (answer.complete) finish_check(answer.outcome);
 }
 
-void Master::finish_check(const std::string& bytes) {
-  std::optional<CheckOutcome> outcome = decode(bytes);
+void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   if (!outcome) {
     spdlog::error("check of {} ended without an answer (helper crashed?)",
                   setup_.fetcher->describe());
@@ -417,14 +405,23 @@ void Master::finish_check(const std::string& bytes) {
     case CheckOutcome::Kind::kFailed:
       spdlog::error("{}", outcome->message);
       break;
-    case CheckOutcome::Kind::kInstalled:
+    case CheckOutcome::Kind::kStaged: {
       spdlog::info("{}", outcome->message);
       if (setup_.keys.empty())
         spdlog::warn("build {} was not signature-checked", outcome->build_id);
-      pending_build_id_ = outcome->build_id;
-      pending_timestamp_ = outcome->timestamp;
-      apply(supervisor_.installed(outcome->build_id, Clock::now()));
+      staged_ = Staged{outcome->staged_path, outcome->build_id, outcome->timestamp};
+      Supervisor::Actions actions = supervisor_.staged(outcome->build_id, Clock::now());
+      if (actions.empty()) {
+        // A restart or a stop began while it was checked: drop it and look again soon.
+        ::unlink(staged_->path.c_str());
+        staged_.reset();
+        signature_seen_ = artifact_seen_ = {};
+        retry_ = true;
+        schedule_poll(true);
+      }
+      apply(actions);
       break;
+    }
   }
   if (outcome->kind != CheckOutcome::Kind::kNothing) {
     last_waiting_message_.clear();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "check_helper.hpp"
 #include "notify_socket.hpp"
 #include "supervisor.hpp"
 
@@ -56,27 +57,27 @@ class Master {
   void reap();
   void handle_notify(pid_t pid, ChildSlot& slot);
   void apply(const Supervisor::Actions& actions);
-  void spawn();
+  void spawn(const Supervisor::Action& action);
+  void install(const Supervisor::Action& action);
+  void discard(const Supervisor::Action& action);
   void start_check();
   void read_check();
-  void finish_check(const std::string& bytes);
+  void finish_check(const std::optional<CheckOutcome>& outcome);
+  std::vector<int> own_fds() const;
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
   void schedule_poll(bool failed);
 
   MasterSetup setup_;
   Supervisor supervisor_;
-  std::string running_build_id_;  // the build at the install path that the current child runs
+  std::string running_build_id_;  // the build at the install path
   int signal_fd_ = -1;
   std::map<pid_t, ChildSlot> children_;
   unsigned generation_ = 0;
   bool announced_ready_ = false;
   std::optional<int> exit_code_;
 
-  // The check helper.
-  pid_t check_pid_ = -1;
-  int check_pipe_ = -1;
-  std::string check_output_;
+  std::optional<CheckHelper> checker_;  // when there is a source
   bool check_requested_ = false;
   TimePoint next_poll_{};
   std::optional<TimePoint> settle_at_;
@@ -87,8 +88,13 @@ class Master {
   std::string last_waiting_message_;  // "waiting for ..." is said once, not at every poll
   std::set<std::string> bad_build_ids_;
   std::optional<std::int64_t> high_water_;
-  std::optional<std::int64_t> pending_timestamp_;  // of a build installed, not yet ready
-  std::string pending_build_id_;
+  // A verified build in a staged file, run by the candidate until it is ready and installed.
+  struct Staged {
+    std::string path;
+    std::string build_id;
+    std::optional<std::int64_t> timestamp;
+  };
+  std::optional<Staged> staged_;
 };
 
 }  // namespace molt

@@ -40,7 +40,7 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   MasterSetup setup;
   setup.config = config;
   if (config.ready_timeout.count() <= 0 || config.drain_timeout.count() <= 0 ||
-      config.probe_timeout.count() <= 0 || config.poll_interval.count() <= 0) {
+      config.poll_interval.count() <= 0) {
     error = "timeouts and the poll interval must be greater than zero";
     return std::nullopt;
   }
@@ -89,14 +89,6 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   return setup;
 }
 
-int run_probe() {
-  std::string error;
-  std::optional<std::string> id = read_build_id("/proc/self/exe", error);
-  std::printf("%s%s\n", handoff::kProbeAnswer, id.value_or("").c_str());
-  std::fflush(stdout);
-  return id ? 0 : 1;
-}
-
 int run_child(const Config& config, const Program& program) {
   setup_logging(config, "child");
   std::string error;
@@ -127,7 +119,6 @@ const char* version() { return MOLT_VERSION; }
 int run(const Config& config, const Program& program) {
   const char* role = std::getenv(handoff::kRole);
   std::string_view r = role ? role : "";
-  if (r == handoff::kRoleProbe) return run_probe();
   if (r == handoff::kRoleChild) return run_child(config, program);
   return run_master(config);
 }

@@ -1,4 +1,4 @@
-// Starting children and probes: fork, set up fds and environment, exec.
+// Starting children: fork, set up fds and environment, exec.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -58,11 +58,11 @@ void reset_signals() {
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
 }
 
-[[noreturn]] void exec_or_die(const ExecImage& image, const std::string& path) {
+// On failure the errno goes up `report` (close-on-exec: a successful exec closes it empty).
+[[noreturn]] void exec_or_die(const ExecImage& image, const std::string& path, int report) {
   ::execve(path.c_str(), image.argv.data(), image.envp.data());
-  const char* cause = std::strerror(errno);
-  std::string line = "molt: exec " + path + ": " + cause + "\n";
-  (void)!::write(2, line.data(), line.size());
+  int cause = errno;
+  (void)!::write(report, &cause, sizeof cause);
   _exit(127);
 }
 
@@ -100,12 +100,35 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error) {
   image.env.push_back("LISTEN_PID=");
   pid_t master = ::getpid();
 
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    return -1;
+  }
   pid_t pid = ::fork();
   if (pid < 0) {
     error = std::string("fork: ") + std::strerror(errno);
+    ::close(report[0]);
+    ::close(report[1]);
     return -1;
   }
-  if (pid > 0) return pid;
+  if (pid > 0) {
+    // Until the exec happened or failed: a binary that cannot run at all (wrong architecture,
+    // not executable) is said here, with its cause. Its exit is reaped like any other.
+    ::close(report[1]);
+    int cause = 0;
+    ssize_t n;
+    do {
+      n = ::read(report[0], &cause, sizeof cause);
+    } while (n < 0 && errno == EINTR);
+    ::close(report[0]);
+    if (n == static_cast<ssize_t>(sizeof cause)) {
+      error = "exec " + request.path + ": " + std::strerror(cause);
+      return -1;
+    }
+    return pid;
+  }
+  ::close(report[0]);
 
   // Child. The master is single-threaded, so everything here is safe after fork.
   reset_signals();
@@ -122,76 +145,7 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error) {
   if (devnull >= 0) ::dup2(devnull, 0);
   fill_pid(image.env[image.listen_pid_index], ::getpid());
   image.finalize();
-  exec_or_die(image, request.path);
-}
-
-std::string probe(const std::string& path, const std::vector<std::string>& argv,
-                  const std::string& expected_build_id, std::chrono::milliseconds timeout) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
-  ExecImage image;
-  image.args = argv;
-  image.env = inherited_env();
-  image.env.push_back(std::string(kRole) + "=" + kRoleProbe);
-  image.finalize();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    return std::string("fork: ") + std::strerror(errno);
-  }
-  if (pid == 0) {
-    reset_signals();
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);  // a loader error ("cannot open shared object") becomes part of the line
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    exec_or_die(image, path);
-  }
-  ::close(out[1]);
-  std::string output;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{out[0], POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) {
-      timed_out = ready == 0;
-      break;
-    }
-    char buffer[512];
-    ssize_t n = ::read(out[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    if (output.size() < 4096) output.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  std::string said = output.substr(0, output.find('\n'));
-  if (!said.empty()) said = " (" + said + ")";
-  if (timed_out) {
-    return "probe run did not answer within " + std::to_string(timeout.count()) + "ms";
-  }
-  if (WIFSIGNALED(status)) {
-    return std::string("probe run was killed by signal ") + ::strsignal(WTERMSIG(status)) + said;
-  }
-  if (WEXITSTATUS(status) != 0) {
-    return "probe run exited with status " + std::to_string(WEXITSTATUS(status)) + said;
-  }
-  std::string expected = std::string(kProbeAnswer) + expected_build_id;
-  if (output.find(expected) == std::string::npos) {
-    return "probe run did not report BuildID " + expected_build_id + " (is it built with molt?)";
-  }
-  return {};
+  exec_or_die(image, request.path, report[1]);
 }
 
 }  // namespace molt::handoff

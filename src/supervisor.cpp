@@ -13,7 +13,8 @@ Supervisor::Actions Supervisor::start(TimePoint) {
   return {{.kind = Kind::kSpawn, .reason = "start"}};
 }
 
-Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now) {
+Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now,
+                                        const std::string& error) {
   Pending pending = std::exchange(pending_, Pending::kNone);
   Child child{.pid = pid,
               .build_id = build_id,
@@ -21,8 +22,8 @@ Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, 
               .deadline = now + settings_.ready_timeout,
               .upgrade = pending_upgrade_};
   if (pending == Pending::kCandidate) {
-    if (pid < 0) return fail_candidate("could not be started", now);
     candidate_ = child;
+    if (pid < 0) return fail_candidate("could not be started: " + error, now);
     return {};
   }
   if (pid < 0) {
@@ -35,18 +36,11 @@ Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, 
 
 Supervisor::Actions Supervisor::child_ready(pid_t pid, TimePoint now) {
   if (candidate_ && candidate_->pid == pid) {
-    Child ready = *std::exchange(candidate_, std::nullopt);
-    Actions actions{{.kind = Kind::kReady, .pid = pid, .build_id = ready.build_id}};
-    if (current_) {
-      Actions drained = drain(*current_, now, "replaced by " + ready.build_id);
-      actions.insert(actions.end(), drained.begin(), drained.end());
-    }
-    if (ready.upgrade) {
-      probation_until_ = now + settings_.probation;
-      probation_build_ = ready.build_id;
-    }
-    current_ = ready;
-    return actions;
+    // A staged build is installed before anything is drained: if that fails, the old child
+    // never stopped.
+    if (candidate_->upgrade)
+      return {{.kind = Kind::kInstall, .pid = pid, .build_id = candidate_->build_id}};
+    return promote(*std::exchange(candidate_, std::nullopt), now);
   }
   if (current_ && current_->pid == pid && current_->deadline != TimePoint{}) {
     current_->deadline = {};  // ready: no deadline any more
@@ -91,7 +85,27 @@ Supervisor::Actions Supervisor::child_exited(pid_t pid, const std::string& how, 
   return actions;
 }
 
-Supervisor::Actions Supervisor::installed(const std::string& build_id, TimePoint) {
+Supervisor::Actions Supervisor::installed(pid_t pid, const std::string& error, TimePoint now) {
+  if (!candidate_ || candidate_->pid != pid) return {};
+  if (!error.empty()) return fail_candidate("could not be installed: " + error, now);
+  return promote(*std::exchange(candidate_, std::nullopt), now);
+}
+
+Supervisor::Actions Supervisor::promote(Child ready, TimePoint now) {
+  Actions actions{{.kind = Kind::kReady, .pid = ready.pid, .build_id = ready.build_id}};
+  if (current_) {
+    Actions drained = drain(*current_, now, "replaced by " + ready.build_id);
+    actions.insert(actions.end(), drained.begin(), drained.end());
+  }
+  if (ready.upgrade) {
+    probation_until_ = now + settings_.probation;
+    probation_build_ = ready.build_id;
+  }
+  current_ = ready;
+  return actions;
+}
+
+Supervisor::Actions Supervisor::staged(const std::string& build_id, TimePoint) {
   if (busy()) return {};
   if (probation_until_) {
     probation_until_.reset();  // a newer build supersedes the one on probation
@@ -179,8 +193,7 @@ const std::string& Supervisor::current_build_id() const {
 }
 
 Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint now) {
-  Child failed = candidate_.value_or(Child{.upgrade = pending_upgrade_});
-  candidate_.reset();
+  Child failed = *std::exchange(candidate_, std::nullopt);
   Actions actions;
   if (!failed.killed && failed.pid > 0) {
     // Killed outright: it never served, so there is nothing to drain. Its exit is ignored.
@@ -188,7 +201,7 @@ Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint
     actions.push_back({.kind = Kind::kSignal, .pid = failed.pid, .signal = SIGKILL, .reason = why});
   }
   if (failed.upgrade) {
-    actions.push_back({.kind = Kind::kRollback, .build_id = failed.build_id, .reason = why});
+    actions.push_back({.kind = Kind::kDiscard, .build_id = failed.build_id, .reason = why});
   }
   if (!current_ && !stopping_) restart_at_ = now + backoff_.next();
   return actions;

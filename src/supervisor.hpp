@@ -1,12 +1,14 @@
 // The decisions of the master, off the sockets: it takes events (a child is ready, a child
-// exited, a new build is installed, a deadline passed, a signal) and returns actions for the
+// exited, a new build is staged, a deadline passed, a signal) and returns actions for the
 // master to carry out. It never touches a process itself, so tests drive it with fake pids.
 //
-// Upgrade: Spawn(candidate) -> the candidate's READY=1 -> it becomes current, the old current
-// gets the drain signal and a kill deadline. A candidate that exits or is not ready by its
-// deadline is killed; after an upgrade (not a plain restart) the binary is rolled back and the
-// build is marked bad. A current child that exits within its probation is rolled back too;
-// otherwise it is restarted with exponential backoff.
+// Upgrade: a verified build waits in a staged file -> Spawn(candidate) from that file -> the
+// candidate's READY=1 -> Install (the staged file becomes <bin>) -> the candidate becomes
+// current, the old current gets the drain signal and a kill deadline. The candidate is the
+// proof that the build runs: one that exits, is not ready by its deadline or cannot be
+// installed is killed and its staged build discarded and marked bad; <bin> was never touched.
+// A current child that exits within its probation after an upgrade is rolled back
+// (<bin>.prev returns); otherwise it is restarted with exponential backoff.
 #pragma once
 
 #include <sys/types.h>
@@ -38,8 +40,12 @@ class Supervisor {
 
   struct Action {
     enum class Kind {
-      kSpawn,     // start a child on the binary now at the install path; report with spawned()
+      kSpawn,     // start a child: on the staged build when `build_id` is set, else on the
+                  // binary at the install path; report with spawned()
       kSignal,    // send `signal` to `pid`
+      kInstall,   // candidate `pid` on the staged `build_id` is ready: install the staged file
+                  // as <bin>; report with installed()
+      kDiscard,   // the staged `build_id` failed: remove its file, remember it as bad
       kRollback,  // put <bin>.prev back and remember `build_id` as bad
       kCommit,    // probation of `build_id` is over: forget <bin>.prev as a rollback target
       kReady,     // the service is ready (first time) or serving a new build: tell systemd
@@ -58,18 +64,22 @@ class Supervisor {
       : settings_(settings), backoff_(settings.backoff_initial, settings.backoff_max) {}
 
   Actions start(TimePoint now);
-  // The result of a kSpawn: the child's pid (or -1: it could not be started) and its build.
-  Actions spawned(pid_t pid, const std::string& build_id, TimePoint now);
+  // The result of a kSpawn: the child's pid (or -1 and why: it could not be started) and its
+  // build.
+  Actions spawned(pid_t pid, const std::string& build_id, TimePoint now,
+                  const std::string& error = {});
   Actions child_ready(pid_t pid, TimePoint now);
   Actions child_exited(pid_t pid, const std::string& how, TimePoint now);
-  // A new build is at the install path.
-  Actions installed(const std::string& build_id, TimePoint now);
+  // A new verified build waits in a staged file. Nothing (empty actions) while busy().
+  Actions staged(const std::string& build_id, TimePoint now);
+  // The result of a kInstall: empty `error` when the staged build is now <bin>.
+  Actions installed(pid_t pid, const std::string& error, TimePoint now);
   Actions restart_requested(TimePoint now);
   Actions stop_requested(TimePoint now);
   Actions tick(TimePoint now);
 
   std::optional<TimePoint> next_deadline() const;
-  // No new build may be installed while a candidate is starting or the service is stopping.
+  // No new build may be staged while a candidate is starting or the service is stopping.
   bool busy() const { return candidate_ || pending_ != Pending::kNone || stopping_; }
   bool stopping() const { return stopping_; }
   std::optional<pid_t> current_pid() const;
@@ -81,12 +91,13 @@ class Supervisor {
     std::string build_id;
     TimePoint started{};
     TimePoint deadline{};  // candidate: ready deadline; draining: kill deadline
-    bool upgrade = false;  // candidate from a new build (rolls back on failure)
+    bool upgrade = false;  // candidate on a staged build (discarded on failure)
     bool killed = false;
   };
   enum class Pending { kNone, kCurrent, kCandidate };
 
   Actions fail_candidate(const std::string& why, TimePoint now);
+  Actions promote(Child ready, TimePoint now);
   Actions drain(Child child, TimePoint now, const std::string& why);
   Actions maybe_exit();
 

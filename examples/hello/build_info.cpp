@@ -5,13 +5,13 @@
 #ifndef HELLO_INIT_DELAY
 #define HELLO_INIT_DELAY "0ms"
 #endif
-#ifndef HELLO_EXIT_AT_START
-#define HELLO_EXIT_AT_START 0
+#ifndef HELLO_CRASH
+#define HELLO_CRASH ""
 #endif
 
 namespace hello {
 
 const char* const kInitDelay = HELLO_INIT_DELAY;
-const bool kExitAtStart = HELLO_EXIT_AT_START;
+const char* const kCrash = HELLO_CRASH;
 
 }  // namespace hello

@@ -5,6 +5,8 @@
 namespace hello {
 
 extern const char* const kInitDelay;  // default of --init-delay
-extern const bool kExitAtStart;       // a deliberately broken build, for rollback tests
+// A deliberately broken build, for the tests: "at-start" exits before it is ready, "on-request"
+// aborts at its first request (after it is ready and installed: a probation failure).
+extern const char* const kCrash;
 
 }  // namespace hello

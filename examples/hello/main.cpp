@@ -9,11 +9,13 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <molt/duration.hpp>
 #include <molt/http_server.hpp>
 #include <molt/molt.hpp>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <thread>
 
 #include "build_info.hpp"
@@ -29,14 +31,16 @@ molt::Duration parse_or_throw(const std::string& text) {
 }
 
 int serve(molt::State& state, molt::Duration init_delay) {
-  if (hello::kExitAtStart) {
-    std::cerr << "hello: this build exits at start (HELLO_EXIT_AT_START)\n";
+  const std::string_view crash = hello::kCrash;
+  if (crash == "at-start") {
+    std::cerr << "hello: this build exits at start (HELLO_CRASH=at-start)\n";
     return 3;
   }
   std::this_thread::sleep_for(init_delay);
   const std::string greeting = "hello from " + state.build_id() + "\n";
   molt::HttpServer server;
   server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+    if (crash == "on-request") std::abort();
     res.set_content(greeting, "text/plain");
   });
   server.Get("/sleep", [&](const httplib::Request& req, httplib::Response& res) {
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
   config.poll_interval = std::chrono::seconds(1);
   std::string stall_timeout = "30s", transfer_timeout = "10m";
   std::string interval = "1s", init_delay = hello::kInitDelay, ready_timeout = "30s",
-              drain_timeout = "30s", probe_timeout = "5s", probation = "10s";
+              drain_timeout = "30s", probation = "10s";
 
   CLI::App app{"hello: a self-upgrading HTTP server (molt example)"};
   app.add_option("--listen", config.listen,
@@ -86,9 +90,6 @@ int main(int argc, char** argv) {
   app.add_option("--ready-timeout", ready_timeout, "a new child must be ready within this")
       ->capture_default_str();
   app.add_option("--drain-timeout", drain_timeout, "an old child is killed after this")
-      ->capture_default_str();
-  app.add_option("--probe-timeout", probe_timeout,
-                 "a new build's check run must answer within this")
       ->capture_default_str();
   app.add_option("--probation", probation, "a crash within this after an upgrade rolls back")
       ->capture_default_str();
@@ -115,7 +116,6 @@ int main(int argc, char** argv) {
     config.poll_interval = parse_or_throw(interval);
     config.ready_timeout = parse_or_throw(ready_timeout);
     config.drain_timeout = parse_or_throw(drain_timeout);
-    config.probe_timeout = parse_or_throw(probe_timeout);
     config.probation = parse_or_throw(probation);
     config.http.stall_timeout = parse_or_throw(stall_timeout);
     config.http.total_timeout = parse_or_throw(transfer_timeout);

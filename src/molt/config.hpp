@@ -48,7 +48,6 @@ struct Config {
   Duration poll_interval{5'000};
   Duration ready_timeout{30'000};  // a new child must send READY=1 within this
   Duration drain_timeout{30'000};  // an old child gets this long to finish before SIGKILL
-  Duration probe_timeout{5'000};   // the new binary must answer the check run within this
   Duration probation{10'000};      // a crash within this after an upgrade rolls back
   int drain_signal = SIGTERM;
 

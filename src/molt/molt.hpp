@@ -6,13 +6,14 @@
 //     starts a child (this same binary, re-executed) that calls program(state).
 //   - The child receives the listeners from fd 3 on (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, as
 //     systemd socket activation) and says READY=1 on NOTIFY_SOCKET when it serves.
-//   - The master polls the source; a new signed build is verified, probed, swapped into place
-//     atomically, and started beside the old child. Once the new one is ready, the old one gets the
-//     drain signal (SIGTERM), finishes what it has in flight and exits.
-//   - A new build that fails to become ready is killed and rolled back; the old one never stopped.
+//   - The master polls the source; a new signed build is verified into a staged file and started
+//     from it beside the old child. Once the new one is ready, the file is swapped into place
+//     atomically and the old child gets the drain signal (SIGTERM), finishes what it has in
+//     flight and exits.
+//   - A new build that fails to become ready is killed and discarded; the old one never stopped
+//     and the binary was never replaced. One that crashes during its probation is rolled back.
 //   - Master signals: SIGHUP checks the source now, SIGUSR2 restarts the child, SIGTERM/SIGINT
-//   drain
-//     and exit.
+//     drain and exit.
 //
 // Example:
 //   int main(int argc, char** argv) {
@@ -41,9 +42,9 @@ namespace molt {
 
 using Program = std::function<int(State&)>;
 
-// Runs as master (supervises; returns the exit code when told to stop), as child (returns what
-// `program` returns), or as the probe of a new build (prints its BuildID and returns 0), depending
-// on how this process was started. A bad configuration logs one line and returns 2.
+// Runs as master (supervises; returns the exit code when told to stop) or as child (returns what
+// `program` returns), depending on how this process was started. A bad configuration logs one line
+// and returns 2.
 int run(const Config& config, const Program& program);
 
 // The library's version, "0.1.0".

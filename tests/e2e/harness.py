@@ -19,7 +19,7 @@ MOLT = os.path.join(BUILD, "molt")
 
 
 def hello_build(name):
-    """Path of a test build of examples/hello: v1, v2, v3, v2_slow, v2_crash."""
+    """Path of a test build of examples/hello: v1, v2, v3, v2_slow, v2_crash, v2_fragile."""
     return os.path.join(BUILD, "examples", "hello_" + name)
 
 
@@ -209,7 +209,8 @@ class Service:
 
 
 def build_id_of(build):
-    return {"v1": "v1", "v2": "v2", "v3": "v3", "v2_slow": "v2-slow", "v2_crash": "v2-crash"}[build]
+    return {"v1": "v1", "v2": "v2", "v3": "v3", "v2_slow": "v2-slow", "v2_crash": "v2-crash",
+            "v2_fragile": "v2-fragile"}[build]
 
 
 def children_of_dir(directory):

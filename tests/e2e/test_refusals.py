@@ -48,16 +48,19 @@ class Refusals(unittest.TestCase):
     def test_script_is_not_a_build(self):
         self.refuse(self.drop_file("script", b"#!/bin/sh\necho hi\n"), r"refused: not an ELF")
 
-    def test_shared_library_is_refused_by_the_probe(self):
-        # An ELF with a BuildID that is not a molt program: the probe run says so.
+    def test_shared_library_is_discarded_when_it_does_not_start(self):
+        # An ELF with a BuildID that is not a program: the candidate started from the staged
+        # file is the test, and it never becomes ready.
         lib = os.path.realpath("/lib/x86_64-linux-gnu/libz.so.1")
-        self.refuse(lib, r"refused: probe run")
+        self.refuse(lib, r"before it was ready: discarded; build v1 serves on")
 
-    def test_wrong_architecture_is_refused_by_the_probe(self):
+    def test_wrong_architecture_is_discarded_when_it_does_not_start(self):
         with open(hello_build("v2"), "rb") as f:
             data = bytearray(f.read())
         data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
-        self.refuse(self.drop_file("arm64", bytes(data)), r"build v2 refused: probe run")
+        self.refuse(self.drop_file("arm64", bytes(data)),
+                    r"build v2 could not be started: exec \S+: Exec format error: discarded; "
+                    r"build v1 serves on")
 
     def test_truncated_build(self):
         with open(hello_build("v2"), "rb") as f:

@@ -1,21 +1,32 @@
 """A new build that never becomes ready, or exits at start (issue 2, point 4): the old child
-never stops serving, <bin> holds v1 again, and a later good build still upgrades."""
+never stops serving, <bin> is never replaced (the candidate runs from the staged file), the
+build is discarded and not tried again, and a later good build still upgrades."""
+import glob
 import filecmp
+import os
 import unittest
 
 from harness import Load, Service, hello_build
 
 
 class Rollback(unittest.TestCase):
-    def check_rollback(self, bad_build, bad_id, expected):
+    def check_discarded(self, bad_build, bad_id, expected):
         svc = Service(self)
         v1_pid = svc.id()["pid"]
         load = Load(svc.port, clients=2)
         load.wait_for_answers(20)
         mark = svc.log.mark()
         svc.publish(bad_build)
-        svc.log.wait_for(expected, mark)
-        svc.log.wait_for(r"build %s .*rolled back to build v1" % bad_id, mark)
+        i, _ = svc.log.wait_for(r"started child \d+ \(build %s, .*from the staged file" % bad_id,
+                                mark)
+        # While the candidate started, <bin> was still v1.
+        self.assertTrue(filecmp.cmp(svc.bin, hello_build("v1"), shallow=False))
+        svc.log.wait_for(expected, i)
+        svc.log.wait_for(r"build %s .*: discarded; build v1 serves on" % bad_id, i)
+        self.assertFalse([l for l in svc.log.since(mark) if "installed build" in l])
+        # Its staged file is gone, and no .prev was made.
+        self.assertEqual(glob.glob(os.path.join(svc.dir, ".app.molt-*")), [])
+        self.assertFalse(os.path.exists(svc.bin + ".prev"))
         load.wait_for_answers(load.ok + 20)
         ok, failures = load.finish()
         self.assertEqual(failures, [])
@@ -30,11 +41,34 @@ class Rollback(unittest.TestCase):
         svc.upgrade("v3")
         self.assertEqual(svc.hello(), "hello from v3")
 
-    def test_build_not_ready_in_time_is_rolled_back(self):
-        self.check_rollback("v2_slow", "v2-slow", r"killing child \d+: not ready within")
+    def test_build_that_crashes_during_probation_is_rolled_back(self):
+        # Ready, installed, then it aborts at its first request: <bin>.prev (v1) comes back and
+        # a v1 child serves again.
+        svc = Service(self)
+        v1_pid = svc.id()["pid"]
+        mark = svc.log.mark()
+        svc.publish("v2_fragile")
+        i, _ = svc.log.wait_for(r"installed build v2-fragile as ", mark)
+        svc.wait_ready("v2-fragile", mark)
+        svc.wait_stopped_accepting(v1_pid, mark)
+        self.assertTrue(filecmp.cmp(svc.bin + ".prev", hello_build("v1"), shallow=False))
+        with self.assertRaises(Exception):
+            svc.get("/")  # the request that makes it abort
+        svc.log.wait_for(r"child \d+ \(build v2-fragile\) was killed by ABRT", i)
+        svc.log.wait_for(r"build v2-fragile was killed by ABRT during probation: rolled back to "
+                         r"build v1; it will not be tried again", i)
+        svc.wait_ready("v1", i)
+        self.assertEqual(svc.hello(), "hello from v1")
+        self.assertTrue(filecmp.cmp(svc.bin, hello_build("v1"), shallow=False))
+        mark = svc.log.mark()
+        svc.publish("v2_fragile")
+        svc.log.wait_for(r"build v2-fragile failed before; not retried", mark)
 
-    def test_build_that_exits_at_start_is_rolled_back(self):
-        self.check_rollback("v2_crash", "v2-crash", r"child \d+ \(build v2-crash\) exited")
+    def test_build_not_ready_in_time_is_discarded(self):
+        self.check_discarded("v2_slow", "v2-slow", r"killing child \d+: not ready within")
+
+    def test_build_that_exits_at_start_is_discarded(self):
+        self.check_discarded("v2_crash", "v2-crash", r"child \d+ \(build v2-crash\) exited")
 
 
 if __name__ == "__main__":

@@ -46,11 +46,20 @@ class SupervisorTest : public ::testing::Test {
     ASSERT_TRUE(has(sup_.child_ready(100, now_), Kind::kReady, 100));
   }
 
-  // Installs v2 (pid 200) and returns what the supervisor asked for when it started.
+  // Stages v2 (pid 200) and returns what the supervisor asked for when it started.
   Actions start_v2() {
-    Actions actions = sup_.installed("v2", now_);
+    Actions actions = sup_.staged("v2", now_);
     EXPECT_TRUE(has(actions, Kind::kSpawn));
     return sup_.spawned(200, "v2", now_);
+  }
+
+  // v2 (pid 200) says READY=1: the supervisor asks for the install and nothing else; the
+  // install succeeds. Returns what followed the install.
+  Actions make_v2_ready() {
+    Actions ready = sup_.child_ready(200, now_);
+    EXPECT_EQ(ready.size(), 1u);
+    EXPECT_TRUE(has(ready, Kind::kInstall, 200));
+    return sup_.installed(200, "", now_);
   }
 
   Supervisor sup_;
@@ -62,7 +71,7 @@ TEST_F(SupervisorTest, UpgradeDrainsTheOldChildOnlyAfterTheNewOneIsReady) {
   Actions started = start_v2();
   EXPECT_FALSE(has(started, Kind::kSignal));  // v1 keeps serving while v2 starts
   EXPECT_TRUE(sup_.busy());
-  Actions ready = sup_.child_ready(200, now_);
+  Actions ready = make_v2_ready();
   EXPECT_TRUE(has(ready, Kind::kSignal, 100, SIGTERM));
   EXPECT_TRUE(has(ready, Kind::kReady, 200));
   EXPECT_EQ(sup_.current_pid(), 200);
@@ -75,35 +84,36 @@ TEST_F(SupervisorTest, UpgradeDrainsTheOldChildOnlyAfterTheNewOneIsReady) {
 TEST_F(SupervisorTest, OldChildIsKilledAfterTheDrainTimeout) {
   serve_v1();
   start_v2();
-  sup_.child_ready(200, now_);
+  make_v2_ready();
   now_ += 9s;
   EXPECT_FALSE(has(sup_.tick(now_), Kind::kSignal, 100, SIGKILL));
   now_ += 1s;
   EXPECT_TRUE(has(sup_.tick(now_), Kind::kSignal, 100, SIGKILL));
 }
 
-TEST_F(SupervisorTest, CandidateNotReadyInTimeIsKilledAndRolledBack) {
+TEST_F(SupervisorTest, CandidateNotReadyInTimeIsKilledAndDiscarded) {
   serve_v1();
   start_v2();
   EXPECT_EQ(sup_.next_deadline(), now_ + 5s);
   now_ += 5s;
   Actions actions = sup_.tick(now_);
   EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGKILL));
-  EXPECT_TRUE(has(actions, Kind::kRollback));
+  EXPECT_TRUE(has(actions, Kind::kDiscard));
+  EXPECT_FALSE(has(actions, Kind::kRollback));     // <bin> was never replaced
   EXPECT_FALSE(has(actions, Kind::kSignal, 100));  // v1 never stopped serving
   EXPECT_EQ(sup_.current_pid(), 100);
   EXPECT_FALSE(sup_.busy());
   EXPECT_TRUE(sup_.child_exited(200, "was killed by KILL", now_).empty());
 }
 
-TEST_F(SupervisorTest, CandidateThatExitsIsRolledBack) {
+TEST_F(SupervisorTest, CandidateThatExitsIsDiscarded) {
   serve_v1();
   start_v2();
   Actions actions = sup_.child_exited(200, "exited with status 3", now_);
-  ASSERT_TRUE(has(actions, Kind::kRollback));
+  ASSERT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_FALSE(has(actions, Kind::kSignal));
   for (const auto& a : actions) {
-    if (a.kind == Kind::kRollback) {
+    if (a.kind == Kind::kDiscard) {
       EXPECT_EQ(a.build_id, "v2");
       EXPECT_EQ(a.reason, "exited with status 3 before it was ready");
     }
@@ -114,12 +124,43 @@ TEST_F(SupervisorTest, CandidateThatExitsIsRolledBack) {
 TEST_F(SupervisorTest, CrashDuringProbationRollsBackAndRestarts) {
   serve_v1();
   start_v2();
-  sup_.child_ready(200, now_);
+  make_v2_ready();
   sup_.child_exited(100, "exited with status 0", now_);
   now_ += 3s;
   Actions actions = sup_.child_exited(200, "was killed by SEGV", now_);
   EXPECT_TRUE(has(actions, Kind::kRollback));
   EXPECT_TRUE(has(actions, Kind::kSpawn));
+}
+
+TEST_F(SupervisorTest, CandidateThatCannotBeInstalledIsKilledAndOldChildServesOn) {
+  serve_v1();
+  start_v2();
+  ASSERT_TRUE(has(sup_.child_ready(200, now_), Kind::kInstall, 200));
+  Actions actions = sup_.installed(200, "rename: No space left on device", now_);
+  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGKILL));
+  EXPECT_TRUE(has(actions, Kind::kDiscard));
+  EXPECT_FALSE(has(actions, Kind::kSignal, 100));
+  EXPECT_FALSE(has(actions, Kind::kReady));
+  EXPECT_EQ(sup_.current_pid(), 100);
+  EXPECT_FALSE(sup_.busy());
+}
+
+TEST_F(SupervisorTest, CandidateThatCannotBeStartedIsDiscardedByName) {
+  serve_v1();
+  ASSERT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
+  Actions actions = sup_.spawned(-1, "v2", now_);
+  ASSERT_TRUE(has(actions, Kind::kDiscard));
+  EXPECT_EQ(actions.back().build_id, "v2");
+  EXPECT_EQ(sup_.current_pid(), 100);
+}
+
+TEST_F(SupervisorTest, RestartCandidateIsPromotedWithoutAnInstall) {
+  serve_v1();
+  ASSERT_TRUE(has(sup_.restart_requested(now_), Kind::kSpawn));
+  sup_.spawned(300, "v1", now_);
+  Actions ready = sup_.child_ready(300, now_);
+  EXPECT_FALSE(has(ready, Kind::kInstall));
+  EXPECT_TRUE(has(ready, Kind::kSignal, 100, SIGTERM));
 }
 
 TEST_F(SupervisorTest, RestartFailureDoesNotRollBack) {
@@ -128,6 +169,7 @@ TEST_F(SupervisorTest, RestartFailureDoesNotRollBack) {
   sup_.spawned(300, "v1", now_);
   Actions actions = sup_.child_exited(300, "exited with status 1", now_);
   EXPECT_FALSE(has(actions, Kind::kRollback));
+  EXPECT_FALSE(has(actions, Kind::kDiscard));
   EXPECT_EQ(sup_.current_pid(), 100);
 }
 
@@ -145,7 +187,7 @@ TEST_F(SupervisorTest, UnexpectedExitRestartsWithBackoff) {
 TEST_F(SupervisorTest, NoUpgradeWhileACandidateStarts) {
   serve_v1();
   start_v2();
-  EXPECT_TRUE(sup_.installed("v3", now_).empty());
+  EXPECT_TRUE(sup_.staged("v3", now_).empty());
   EXPECT_TRUE(sup_.restart_requested(now_).empty());
 }
 

@@ -1,0 +1,118 @@
+// The check helper: a real forked process running real checks of a file source.
+#include "check_helper.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <molt/build_id.hpp>
+
+#include "file.hpp"
+
+namespace molt {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckHelperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::signal(SIGPIPE, SIG_IGN);  // as in the master: a dead helper is an error, not a signal
+    char pattern[] = "/tmp/molt-check-helper-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    fs::copy_file("/proc/self/exe", dir_ / "app");
+    fs::create_directory(dir_ / "drop");
+    fetcher_ = std::make_unique<FileFetcher>((dir_ / "drop" / "app").string());
+    helper_.emplace(*fetcher_, CheckRequest{.bin_path = (dir_ / "app").string()});
+  }
+  void TearDown() override {
+    helper_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Runs one check to its answer, waiting on the helper's descriptor.
+  CheckHelper::Answer check(const CheckRequest& request = {}) {
+    EXPECT_EQ(helper_->start(request, {}), "");
+    for (;;) {
+      pollfd p{helper_->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 30'000) != 1) {
+        ADD_FAILURE() << "no answer from the check helper";
+        return {};
+      }
+      CheckHelper::Answer answer = helper_->read();
+      if (answer.complete) return answer;
+    }
+  }
+
+  void reap(pid_t pid) {
+    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    EXPECT_TRUE(helper_->reaped(pid));
+  }
+
+  fs::path dir_;
+  std::unique_ptr<FileFetcher> fetcher_;
+  std::optional<CheckHelper> helper_;
+};
+
+TEST_F(CheckHelperTest, LivesAcrossChecksThatTransferNothing) {
+  CheckHelper::Answer first = check();
+  ASSERT_TRUE(first.outcome);
+  EXPECT_EQ(first.outcome->kind, CheckOutcome::Kind::kNothing);
+  pid_t pid = helper_->pid();
+  ASSERT_GT(pid, 0);
+  CheckHelper::Answer second = check();
+  ASSERT_TRUE(second.outcome);
+  EXPECT_EQ(second.outcome->kind, CheckOutcome::Kind::kNothing);
+  EXPECT_EQ(helper_->pid(), pid);
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), 0);  // still there, waiting for the next one
+}
+
+TEST_F(CheckHelperTest, ExitsAfterATransferAndTheNextCheckForksAnew) {
+  fs::copy_file("/proc/self/exe", dir_ / "drop" / "app");
+  CheckHelper::Answer staged = check();
+  ASSERT_TRUE(staged.outcome);
+  ASSERT_EQ(staged.outcome->kind, CheckOutcome::Kind::kStaged) << staged.outcome->message;
+  EXPECT_TRUE(staged.outcome->downloaded);
+  EXPECT_TRUE(fs::exists(staged.outcome->staged_path));
+  pid_t first = helper_->pid();
+  reap(first);  // it exits by itself after a transfer
+
+  std::string error;
+  CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
+                       .artifact_seen = staged.outcome->artifact};
+  CheckHelper::Answer next = check(request);
+  ASSERT_TRUE(next.outcome);
+  EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
+  EXPECT_NE(helper_->pid(), first);
+}
+
+TEST_F(CheckHelperTest, AHelperThatDiedBetweenChecksIsReplaced) {
+  ASSERT_TRUE(check().outcome);
+  pid_t dead = helper_->pid();
+  ::kill(dead, SIGKILL);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);  // reaped behind the helper's back
+  CheckHelper::Answer answer = check();
+  ASSERT_TRUE(answer.outcome);
+  EXPECT_EQ(answer.outcome->kind, CheckOutcome::Kind::kNothing);
+  EXPECT_NE(helper_->pid(), dead);
+}
+
+TEST_F(CheckHelperTest, AHelperKilledMidCheckIsACompleteAnswerWithoutOutcome) {
+  // A FIFO as the source: the helper blocks opening it, mid-check, until it is killed.
+  ASSERT_EQ(::mkfifo((dir_ / "drop" / "app").c_str(), 0600), 0);
+  ASSERT_EQ(helper_->start({}, {}), "");
+  ::kill(helper_->pid(), SIGKILL);
+  pollfd p{helper_->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 30'000), 1);
+  CheckHelper::Answer answer = helper_->read();
+  EXPECT_TRUE(answer.complete);
+  EXPECT_FALSE(answer.outcome);
+  EXPECT_FALSE(helper_->checking());
+  reap(helper_->pid());
+}
+
+}  // namespace
+}  // namespace molt
