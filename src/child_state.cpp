@@ -98,6 +98,7 @@ std::unique_ptr<ChildState> ChildState::from_environment(int drain_signal, std::
   state->drain_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   state->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   g_drain_fd.store(state->drain_fd_);
+  g_draining.store(false);  // only tests make a second State in a process: it starts afresh
   struct sigaction action {};
   action.sa_handler = on_drain_signal;
   sigemptyset(&action.sa_mask);
@@ -130,9 +131,17 @@ void ChildState::stopping() { notify(notify_socket_, "STOPPING=1"); }
 bool ChildState::draining() const { return g_draining.load(); }
 
 void ChildState::on_drain(std::function<void()> callback) {
-  std::lock_guard lock(mutex_);
-  callbacks_.push_back(std::move(callback));
-  if (!watcher_.joinable()) watcher_ = std::thread([this] { watch(); });
+  {
+    std::lock_guard lock(mutex_);
+    // Under the lock, a callback either joins the list before the watcher takes it, or sees
+    // that the watcher took it already (or that draining began): it runs exactly once.
+    if (!drained_ && !draining()) {
+      callbacks_.push_back(std::move(callback));
+      if (!watcher_.joinable()) watcher_ = std::thread([this] { watch(); });
+      return;
+    }
+  }
+  callback();  // draining already began: at once, on the caller's thread, outside the lock
 }
 
 void ChildState::watch() {
@@ -143,6 +152,7 @@ void ChildState::watch() {
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(mutex_);
+    drained_ = true;  // from now on on_drain runs its callback itself
     callbacks.swap(callbacks_);
   }
   for (auto& callback : callbacks) callback();

@@ -42,7 +42,8 @@ class ChildState final : public State {
   int drain_fd_ = -1;
   int stop_fd_ = -1;  // wakes the watcher thread at destruction
   std::mutex mutex_;
-  std::vector<std::function<void()>> callbacks_;
+  std::vector<std::function<void()>> callbacks_;  // guarded by mutex_, as is drained_
+  bool drained_ = false;                          // the watcher took callbacks_ to run them
   std::thread watcher_;
 };
 

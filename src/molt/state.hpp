@@ -38,7 +38,10 @@ class State {
   virtual bool draining() const = 0;
   // Becomes readable when draining begins, for poll/epoll loops. Never read from it.
   virtual int drain_fd() const = 0;
-  // Runs `callback` once, on a molt thread, when draining begins: for blocking servers.
+  // Runs `callback` once when draining begins: for blocking servers. Registered before draining
+  // begins, it runs on a molt thread (one thread runs every such callback, in the order they
+  // were registered). Registered once draining has begun, it runs at once, on the calling
+  // thread, before on_drain returns. Either way exactly once, whichever comes first.
   virtual void on_drain(std::function<void()> callback) = 0;
   // Blocks until draining begins.
   virtual void wait_for_drain() = 0;
