@@ -11,12 +11,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+# The master's log is read the way the end-to-end tests read it: tests/e2e/harness.py's
+# LogWatcher (wait_for returns (index, match); match.string is the line).
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from harness import LogWatcher  # noqa: E402
 BUILD = os.environ.get("MOLT_BENCH_BUILD", os.path.join(REPO, "build-bench"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "out", "full"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
@@ -187,56 +191,6 @@ def log_time(line):
     return datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
 
 
-class LogWatcher:
-    """Collects a process's stderr lines and lets a benchmark wait for one that matches."""
-
-    def __init__(self, stream, echo_path):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.echo = open(echo_path, "w")
-        self.closed = False
-        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _pump(self, stream):
-        for raw in stream:
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.echo.write(line + "\n")
-            self.echo.flush()
-            with self.cond:
-                self.lines.append(line)
-                self.cond.notify_all()
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def wait_for(self, pattern, start=0, timeout=30):
-        """Waits for a line at index >= start matching pattern; returns (index, match, line)."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = start
-            while True:
-                while i < len(self.lines):
-                    m = regex.search(self.lines[i])
-                    if m:
-                        return i, m, self.lines[i]
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
-                    raise RuntimeError("no log line matching %r within %ss; last lines:\n%s" % (
-                        pattern, timeout, "\n".join(self.lines[-20:])))
-                self.cond.wait(left)
-
-    def mark(self):
-        with self.cond:
-            return len(self.lines)
-
-    def since(self, start=0):
-        with self.cond:
-            return list(self.lines[start:])
-
-
 # ---------------------------------------------------------------- molt service
 
 class Keys:
@@ -320,10 +274,10 @@ class Molt:
         self.pid = self.proc.pid
         os.makedirs(OUT, exist_ok=True)
         self.log = LogWatcher(self.proc.stderr, os.path.join(OUT, "master-%s.log" % name))
-        _, m, _ = self.log.wait_for(r"serving build (\S+) on 127\.0\.0\.1:(\d+)")
+        _, m = self.log.wait_for(r"serving build (\S+) on 127\.0\.0\.1:(\d+)")
         self.build_id = m.group(1)
         self.port = int(m.group(2))
-        _, m, _ = self.log.wait_for(r"child (\d+) \(build %s\) is ready" % re.escape(self.build_id))
+        _, m = self.log.wait_for(r"child (\d+) \(build %s\) is ready" % re.escape(self.build_id))
         self.child = int(m.group(1))
 
     def wait_upgrade(self, build_id, mark, timeout=30):
@@ -331,19 +285,19 @@ class Molt:
         child ready and the old child exited). Returns a dict of epoch times from the log."""
         old = self.child
         t = {}
-        i, m, line = self.log.wait_for(r"installed build %s\b" % re.escape(build_id), mark, timeout)
-        t["installed"] = log_time(line)
-        i, m, line = self.log.wait_for(r"started child (\d+) \(build %s" % re.escape(build_id),
-                                       mark, timeout)
-        t["started"] = log_time(line)
+        _, m = self.log.wait_for(r"installed build %s\b" % re.escape(build_id), mark, timeout)
+        t["installed"] = log_time(m.string)
+        _, m = self.log.wait_for(r"started child (\d+) \(build %s" % re.escape(build_id), mark,
+                                 timeout)
+        t["started"] = log_time(m.string)
         new = int(m.group(1))
-        _, _, line = self.log.wait_for(r"child %d \(build \S+\) is ready" % new, mark, timeout)
-        t["ready"] = log_time(line)
-        _, _, line = self.log.wait_for(r"draining child %d\b" % old, mark, timeout)
-        t["drain"] = log_time(line)
-        end, _, line = self.log.wait_for(r"child %d \(build \S+\) (exited|was killed)" % old,
-                                         mark, timeout)
-        t["old_exited"] = log_time(line)
+        _, m = self.log.wait_for(r"child %d \(build \S+\) is ready" % new, mark, timeout)
+        t["ready"] = log_time(m.string)
+        _, m = self.log.wait_for(r"draining child %d\b" % old, mark, timeout)
+        t["drain"] = log_time(m.string)
+        end, m = self.log.wait_for(r"child %d \(build \S+\) (exited|was killed)" % old, mark,
+                                   timeout)
+        t["old_exited"] = log_time(m.string)
         # The old child's STOPPING=1. The master can miss it: when the child exits right after
         # sending it, the master may reap the child (and close its notify socket) before reading
         # it (Master::run handles the signalfd before the notify sockets).
