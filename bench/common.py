@@ -120,17 +120,16 @@ def fsync_file(path):
         os.close(fd)
 
 
-def quiet_smaps(pid, known=(), tries=500):
-    """smaps_rollup of a master read while it has no check helper: a forked helper shares every
-    page of the master, which then counts as Shared_Dirty instead of Private_Dirty. `known` are
-    the children that are not helpers."""
-    for _ in range(tries):
-        if all(p in known for p in children_of(pid)):
-            s = smaps_rollup(pid)
-            if all(p in known for p in children_of(pid)):
-                return s
-        time.sleep(0.003)
-    raise RuntimeError("master %d always had a helper" % pid)
+def master_smaps(pid):
+    """smaps_rollup of a master, with Private_Dirty as the master alone would hold it. Its check
+    helper is forked from it and lives between polls, sharing the master's pages copy-on-write,
+    and smaps counts such pages as Shared_Dirty instead of Private_Dirty. The children are
+    exec'd and share none of the master's anonymous pages, so the master's own private memory
+    is Private_Dirty + Shared_Dirty. The helper's own pages (those it copied) are counted for the
+    helper."""
+    s = smaps_rollup(pid)
+    s["Private_Dirty"] = s.get("Private_Dirty", 0) + s.get("Shared_Dirty", 0)
+    return s
 
 
 def children_of(pid):
@@ -285,14 +284,18 @@ class Molt:
         child ready and the old child exited). Returns a dict of epoch times from the log."""
         old = self.child
         t = {}
-        _, m = self.log.wait_for(r"installed build %s\b" % re.escape(build_id), mark, timeout)
-        t["installed"] = log_time(m.string)
+        # The helper's check ends with the build verified in its staged file; the master then
+        # starts the new child from that file and installs it once the child is ready.
+        _, m = self.log.wait_for(r"verified build %s\b" % re.escape(build_id), mark, timeout)
+        t["verified"] = log_time(m.string)
         _, m = self.log.wait_for(r"started child (\d+) \(build %s" % re.escape(build_id), mark,
                                  timeout)
         t["started"] = log_time(m.string)
         new = int(m.group(1))
         _, m = self.log.wait_for(r"child %d \(build \S+\) is ready" % new, mark, timeout)
         t["ready"] = log_time(m.string)
+        _, m = self.log.wait_for(r"installed build %s as " % re.escape(build_id), mark, timeout)
+        t["installed"] = log_time(m.string)
         _, m = self.log.wait_for(r"draining child %d\b" % old, mark, timeout)
         t["drain"] = log_time(m.string)
         end, m = self.log.wait_for(r"child %d \(build \S+\) (exited|was killed)" % old, mark,

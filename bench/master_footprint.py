@@ -5,9 +5,10 @@
    bench/floor_preload.c): what the binary costs merely by loading them.
 2. Idle: two masters polling at 1 s for IDLE seconds, one with a file source, one with an HTTP
    source (Debian's nginx); Rss and Private_Dirty from /proc/PID/smaps_rollup, CPU from
-   /proc/PID/stat (utime+stime of the master; plus cutime+cstime, which holds the reaped
-   per-check helpers), and the child's for comparison. Then the helpers are watched for a few
-   seconds to count them and see their size.
+   the schedstat of the master's threads and of its live check helper (which lives between
+   polls that transfer nothing), plus cutime+cstime for any helper reaped meanwhile; the
+   child's for comparison. Then the helpers are watched for a few seconds to count them and
+   see their size.
 3. HTTPS: a master polling an https:// source (nginx with a test CA made here) goes through
    CYCLES fetch-verify-install-restart cycles; its Private_Dirty before and after.
 Writes OUT/master_footprint.json.
@@ -47,7 +48,7 @@ def floor(build="v1"):
 
 
 def mem(pid, known=()):
-    s = c.quiet_smaps(pid, known)
+    s = c.master_smaps(pid)
     return {k: s.get(k) for k in ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Anonymous")}
 
 
@@ -81,6 +82,19 @@ def watch_helpers(master, child, seconds):
     }
 
 
+def live_helper(svc):
+    """The master's check helper (its child that is not the serving child), or None."""
+    pids = [p for p in c.children_of(svc.pid) if p != svc.child]
+    return pids[0] if pids else None
+
+
+def helper_ns(pid):
+    try:
+        return c.schedstat_ns(pid) if pid else 0
+    except OSError:
+        return 0
+
+
 def count_polls(access_log, since_line=0):
     with open(access_log) as f:
         lines = f.readlines()[since_line:]
@@ -104,6 +118,7 @@ def idle(results):
         svcs = {"file": file_svc, "http": http_svc}
         before = {k: (c.cpu_times(s.pid), c.schedstat_ns(s.pid), time.monotonic())
                   for k, s in svcs.items()}
+        helper_before = {k: (live_helper(s), helper_ns(live_helper(s))) for k, s in svcs.items()}
         log_lines_before, _ = count_polls(ngx.access_log)
         peak = {k: 0 for k in svcs}
         mem_start = {k: mem(s.pid, [s.child]) for k, s in svcs.items()}
@@ -111,14 +126,17 @@ def idle(results):
         while time.monotonic() < end:
             time.sleep(min(5, max(0, end - time.monotonic())))
             for k, s in svcs.items():
-                peak[k] = max(peak[k], c.quiet_smaps(s.pid, [s.child])["Private_Dirty"])
+                peak[k] = max(peak[k], c.master_smaps(s.pid)["Private_Dirty"])
         _, polls = count_polls(ngx.access_log, log_lines_before)
         for k, s in svcs.items():
             t0, ns0, m0 = before[k]
             t1, ns1, m1 = c.cpu_times(s.pid), c.schedstat_ns(s.pid), time.monotonic()
             wall = m1 - m0
             own = (t1[0] + t1[1]) - (t0[0] + t0[1])
-            helpers = (t1[2] + t1[3]) - (t0[2] + t0[3])
+            helpers = (t1[2] + t1[3]) - (t0[2] + t0[3])  # helpers reaped in the window
+            hpid, hns0 = helper_before[k]
+            if hpid and live_helper(s) == hpid:
+                helpers += (helper_ns(hpid) - hns0) / 1e9  # the helper that lived through it
             results["idle"][k] = {
                 "seconds": round(wall, 2),
                 "master_mem_kib_start": mem_start[k],
@@ -127,7 +145,8 @@ def idle(results):
                 "child_mem_kib": mem(s.child),
                 "cpu_master_s": round(own, 3),
                 "cpu_master_schedstat_s": round((ns1 - ns0) / 1e9, 4),
-                "cpu_helpers_s": round(helpers, 3),
+                "cpu_helpers_s": round(helpers, 4),
+                "helper_lived_through": bool(hpid and live_helper(s) == hpid),
                 "cpu_master_pct": round(100 * (ns1 - ns0) / 1e9 / wall, 4),
                 "cpu_master_and_helpers_pct": round(100 * ((ns1 - ns0) / 1e9 + helpers) / wall,
                                                     4),
@@ -168,7 +187,7 @@ def settle_private_dirty(pid, known, seconds=3.0):
     samples = []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        samples.append(c.quiet_smaps(pid, known)["Private_Dirty"])
+        samples.append(c.master_smaps(pid)["Private_Dirty"])
         time.sleep(0.25)
     return c.median(samples)
 
@@ -198,7 +217,7 @@ def https_cycles(results):
             os.kill(svc.pid, signal.SIGHUP)
             t = svc.wait_upgrade(nxt, mark)
             durations.append(t["ready"] - t0)
-            per_cycle.append(c.quiet_smaps(svc.pid, [svc.child])["Private_Dirty"])
+            per_cycle.append(c.master_smaps(svc.pid)["Private_Dirty"])
             nxt = "v1" if nxt == "v2" else "v2"
         time.sleep(1.5)
         after_pd = settle_private_dirty(svc.pid, [svc.child])

@@ -194,8 +194,9 @@ def section_load(md, ul, targets, plot_dir, rel):
                   "the child exited right after sending it and the master reaped it, closing its "
                   "notify socket, before reading it (see \"Why the misses\").\n" % (lost, total))
     md.append("Where the worst latencies of a window fall. Phases, molt: **check** from the "
-              "publish to `installed build` (the helper fetches, hashes, fsyncs, verifies, probes "
-              "and renames), **new child start** from `started child` to `is ready`, **drain** "
+              "publish to `verified build` (the check helper fetches, hashes, fsyncs and verifies "
+              "the build into its staged file), **new child start** from `started child` (from "
+              "the staged file) to `is ready` (then the rename into place), **drain** "
               "from there to the old child's exit; nginx: **new master start** from `USR2` until "
               "the new master's workers run, **old workers' shutdown** from `WINCH`/`QUIT` to the "
               "old master's exit. Per phase: the largest latency of a request overlapping it "
@@ -272,8 +273,12 @@ def section_footprint(md, fp, targets, plot_dir, rel):
         "(`LD_PRELOAD=floor_preload.so`, `bench/floor_preload.c`; median of 3). **Idle**: a master "
         "polling every 1 s for %g s, with a file source and with an HTTP source (nginx), the "
         "source holding the running build. Memory from `/proc/PID/smaps_rollup` (KiB); CPU of the "
-        "master from `/proc/PID/task/*/schedstat` (ns) and of its reaped per-check helpers from "
-        "`cutime+cstime` in `/proc/PID/stat`.\n" % fp["idle_seconds"])
+        "master and of its live check helper from `/proc/PID/task/*/schedstat` (ns), plus "
+        "`cutime+cstime` in `/proc/PID/stat` for any helper reaped in the window. A master's "
+        "Private_Dirty here is `Private_Dirty + Shared_Dirty`: its check helper shares the "
+        "master's pages copy-on-write, which smaps counts as shared, and the children are exec'd "
+        "and share none; the helper's own copied pages are in its row below.\n"
+        % fp["idle_seconds"])
     md.append("| process | Rss KiB | Pss KiB | Private_Dirty KiB | Private_Dirty over floor KiB |"
               " CPU % of a core (master) | CPU % (master + helpers) |")
     md.append("|---|---|---|---|---|---|---|")
@@ -301,13 +306,14 @@ def section_footprint(md, fp, targets, plot_dir, rel):
         if not x:
             continue
         h = x["helpers"]
-        md.append("| check helper (%s source), forked by the master for each check of the source "
-                  "| %s ms (median, sampled every ~1 ms) | 1 at a time; %d seen in %g s | Rss up to "
-                  "%s KiB, Private_Dirty up to %s KiB (copy-on-write of the master) |" % (
-                      k, fmt(h["lifetime_ms_median"], 1), h["helpers_seen"], h["seconds"],
-                      h["rss_kib_max"], h["private_dirty_kib_max"]))
-    md.append("| probe: the new binary run once in check mode by the helper | only while a new "
-              "build is checked | 1 per new build | a short exec of the new binary |")
+        md.append("| check helper (%s source), forked by the master; lives between checks that "
+                  "transfer nothing, exits after a transfer | the whole idle window (%s: %d seen "
+                  "in %g s, alive %s ms of it) | 0 or 1 | Rss up to %s KiB, Private_Dirty up to "
+                  "%s KiB (copy-on-write of the master) |" % (
+                      k, "the same one throughout" if x.get("helper_lived_through") else
+                      "replaced in the window", h["helpers_seen"], h["seconds"],
+                      fmt(h["lifetime_ms_median"], 0), h["rss_kib_max"],
+                      h["private_dirty_kib_max"]))
     md.append("")
     if "http" in fp["idle"]:
         x = fp["idle"]["http"]
@@ -358,30 +364,30 @@ def section_transfer(md, tr, targets):
         "`bench/transfer.sh`. A %.1f MiB artifact (hello_v2 with %d MiB of random bytes "
         "appended; its BuildID still reads v2), signed with `molt sign`, served by nginx on "
         "loopback from its page cache. **molt**: publish it at the master's `http://` source, "
-        "`SIGHUP`, time to the master's `installed build` log line (download streamed to a temp "
-        "file and hashed, signature verified, probe run, fsync, rename); a watcher also notes "
-        "when the temp file holds the last byte. **Anchor**: `curl -o` "
+        "`SIGHUP`, time to the master's `verified build` log line (download streamed to a temp "
+        "file and hashed, fsync, signature verified: the build is ready to start from its "
+        "staged file); a watcher also notes when the temp file holds the last byte. **Anchor**: `curl -o` "
         "alone; then `minisign -V` on the file; then `sync FILE` (the fsync that a safe install "
         "needs and `curl -o` does not do). Medians over **%d runs**; ratios inside each run.\n"
         % (tr["artifact_bytes"] / 1048576, tr.get("padding_mib", 256), tr["runs"]))
     md.append("| run | curl -o ms | minisign -V ms | sync ms | molt: last byte written and hashed "
-              "ms | molt: installed ms | molt: new child ready ms | molt / curl | molt / (curl + "
+              "ms | molt: verified ms | molt: new child ready ms | molt / curl | molt / (curl + "
               "minisign) | molt / (curl + minisign + sync) |")
     md.append("|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(tr["per_run"], 1):
         md.append("| %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" % (
             i, r["curl_ms"], r["minisign_ms"], r["sync_ms"], r.get("molt_downloaded_ms", "–"),
-            r["molt_installed_ms"], r["molt_ready_ms"], r["ratio_vs_curl"],
+            r["molt_verified_ms"], r["molt_ready_ms"], r["ratio_vs_curl"],
             r["ratio_vs_curl_minisign"], r["ratio_vs_curl_minisign_sync"]))
     md.append("| **median** | %s | %s | %s | %s | %s | %s | **%.2f** | %.2f | %.2f |\n" % (
         fmt(m["curl_ms"], 0), fmt(m["minisign_ms"], 0), fmt(m["sync_ms"], 0),
-        fmt(m.get("molt_downloaded_ms"), 0), fmt(m["molt_installed_ms"], 0),
+        fmt(m.get("molt_downloaded_ms"), 0), fmt(m["molt_verified_ms"], 0),
         fmt(m["molt_ready_ms"], 0), m["ratio_vs_curl"], m["ratio_vs_curl_minisign"],
         m["ratio_vs_curl_minisign_sync"]))
     ip = tr["idle_poll"]
     md.append("Bytes on the wire per idle poll (a master polling the unchanged source every 1 s; "
-              "each poll is a conditional GET of the signature, answered 304, on a new connection "
-              "from a fresh helper). HTTP level from nginx's `$request_length` + `$bytes_sent`; IP "
+              "each poll is a conditional GET of the signature, answered 304, from the check "
+              "helper that lives between polls). HTTP level from nginx's `$request_length` + `$bytes_sent`; IP "
               "level from iptables byte counters on `lo` (both directions, headers included):\n")
     md.append("| source | polls | status | request B | response B | HTTP B/poll | IP B/poll "
               "| packets/poll |")
@@ -394,7 +400,7 @@ def section_transfer(md, tr, targets):
                 fmt(p["response_bytes"]), fmt(p["http_bytes_per_poll"]),
                 fmt(p["ip_bytes_per_poll"]), fmt(p["packets_per_poll"])))
     md.append("")
-    targets.append(("transfer + verify + install within 1.25x of `curl -o` alone (%.0f MiB artifact)"
+    targets.append(("transfer + verify within 1.25x of `curl -o` alone (%.0f MiB artifact)"
                     % (tr["artifact_bytes"] / 1048576),
                     "%.2fx (vs curl + minisign: %.2fx; vs curl + minisign + sync: %.2fx)" % (
                         m["ratio_vs_curl"], m["ratio_vs_curl_minisign"],
@@ -418,11 +424,12 @@ def section_latency(md, lat, targets):
         "`bench/upgrade_latency.py`. From the moment the new artifact is complete at the source "
         "(the rename of the binary into place, after its signature) to the first answer from the "
         "new BuildID, seen by a prober that opens a new connection about every 1 ms. The master's "
-        "log splits it: publish to `installed build` (notice, fetch, verify, probe run, fsync, "
-        "rename), then to `started child`, then the child's own start (`started` to `is ready`). "
+        "log splits it: publish to `verified build` (notice, fetch, hash, fsync, verify), then "
+        "to `started child` (from the staged file), then the child's own start (`started` to "
+        "`is ready`; the rename into place follows READY=1). "
         "**molt's overhead** = latency minus the child's own start. Medians over **%d upgrades** "
         "per mode (alternating v1/v2, at a random phase).\n" % lat["runs"])
-    md.append("| mode | latency ms (median) | latency ms (max) | publish to installed | installed "
+    md.append("| mode | latency ms (median) | latency ms (max) | publish to verified | verified "
               "to started | child start | ready to first answer | molt overhead (median) |")
     md.append("|---|---|---|---|---|---|---|---|")
     names = {"file": "file drop (inotify)", "http-1s": "HTTP, 1 s interval",
@@ -431,7 +438,7 @@ def section_latency(md, lat, targets):
         m = r["median"]
         md.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             names.get(mode, mode), fmt(m["latency_ms"]), fmt(r["max_latency_ms"]),
-            fmt(m["to_installed_ms"]), fmt(m["installed_to_started_ms"]),
+            fmt(m["to_verified_ms"]), fmt(m["verified_to_started_ms"]),
             fmt(m["child_start_ms"]), fmt(m["ready_to_answer_ms"]), fmt(m["molt_overhead_ms"])))
     md.append("")
     f = lat["modes"].get("file")
@@ -477,22 +484,16 @@ def why(ul, fp, tr, lat, targets):
             "for molt, %s times the steady p99 and %s times the steady p99.9; nginx's binary "
             "upgrade, measured alike in the same run, %s ms. (b) CPU: the client saturates the "
             "server and both share the 2 cores, so whatever else runs in a window takes CPU from "
-            "requests. In a molt window that is: the check helper (a fork of the master that "
-            "reads, hashes and fsyncs the build and runs it once as a *probe*: a whole exec with "
-            "dynamic loading of the binary's 40 libraries, about 30 of which come with libcurl), "
-            "then the new child's own start (the same exec and loading again, 12.7k symbol and "
-            "38k relative relocations, then the 128 threads of `molt::HttpServer`'s pool; %s ms "
-            "median here without an init delay), then the drain. The worst latency of a window "
-            "is spread over these phases (median of the per-window max, per phase: %s). What "
-            "would narrow it, in molt's code: (1) `src/master.cpp`, `Master::start_check`, in the "
-            "forked helper before `run_check`: lower its priority (`setpriority(PRIO_PROCESS, 0, "
-            "19)` or `SCHED_IDLE`), which the probe run inherits, so checking never competes "
-            "with serving; (2) `src/check.cpp`, `run_check`, with `handoff::probe` in "
-            "`src/spawn.cpp`: the probe repeats the child's exec and loading; starting the new "
-            "child itself from the staged file (refused, and the file removed, if it never "
-            "becomes ready, as a failed child already is) would do that work once instead of "
-            "twice; (3) the library makes every program, master and child, load libcurl and its "
-            "dependencies: loading libcurl with `dlopen` in the helper only "
+            "requests. In a molt window that is: the check helper (at nice 10: it reads, hashes, "
+            "fsyncs and verifies the build into a staged file), then the new child's own start "
+            "from that file (an exec with dynamic loading of the binary's 40 libraries, about 30 "
+            "of which come with libcurl, 12.7k symbol and 38k relative relocations, then the 128 "
+            "threads of `molt::HttpServer`'s pool; %s ms median here without an init delay), "
+            "then the drain. The earlier probe run (a second exec of the same build before the "
+            "child's) is gone. The worst latency of a window is spread over these phases (median "
+            "of the per-window max, per phase: %s). What would narrow it further, in molt's "
+            "code: the library makes every program, master and child, load libcurl and its "
+            "dependencies; loading libcurl with `dlopen` in the check helper only "
             "(`fetchers/transfer.cpp`) would shorten every child start and lower the master's "
             "floor.\n" % (
                 fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
@@ -518,61 +519,34 @@ def why(ul, fp, tr, lat, targets):
                                          1000 * x["cpu_helpers_s"] / polls, polls))
         out.append(
             "**Idle CPU.** 0.1%% of a core at a 1 s poll is 1 ms of CPU per poll. Measured: %s. "
-            "Every poll forks the master (`src/master.cpp`, `Master::start_check`): fork copies "
-            "the page tables of a %s KiB-Rss process with its ~40 libraries mapped; while the "
-            "helper lives every page the master touches takes a copy-on-write fault (with TLB "
-            "shootdowns, costly on this paravirtualised VM: `perf` shows the master's time in "
-            "page faults, `flush_tlb_mm_range` and `dup_mmap`); then the helper exits and its "
-            "address space is torn down. The check itself is the smaller part: a `stat` for a "
-            "file source; for HTTP a conditional GET with a fresh curl handle and connection, "
-            "which is what the HTTP helper's extra milliseconds are. What would meet it: for a file source, poll in the master (an `fstat` of "
-            "the signature, as `FileFetcher::fetch` does in the helper, plus inotify) and fork "
-            "only when the validator changed; for HTTP(S), one long-lived check helper forked "
-            "once and driven over its pipe, reusing its curl handle (no new connection or TLS "
-            "handshake per poll, which would also cut an HTTPS poll from ~2.5 KiB on the wire to "
-            "a few hundred bytes), and forked anew after each download so that nothing a transfer "
-            "leaves behind stays.\n" % ("; ".join(parts),
-                                         fp["idle"]["file"]["master_mem_kib_end"]["Rss"]))
+            "The master no longer forks per poll: the check helper lives between polls that "
+            "transfer nothing, so a poll costs the master a pipe write, a wake-up and a read, and "
+            "the helper a `stat` (file) or a conditional GET on a kept connection (HTTP).\n"
+            % "; ".join(parts))
     if any(n.startswith("transfer") for n in missed) and tr:
         m = tr["median"]
         dl = m.get("molt_downloaded_ms")
         out.append(
-            "**Transfer.** molt took %s ms where `curl -o` alone took %s ms. Its last byte was "
-            "written and hashed after %s ms: `minisign -V`, which hashes the file with "
-            "BLAKE2b-512 as the ED signature requires, took %s ms by itself, and molt downloads "
-            "and hashes one after the other on one thread (`StagedFile::write` in "
-            "`src/swap.cpp` hashes each chunk before writing it, in curl's write callback). "
-            "That phase took %s ms more than curl and minisign together, which the serial hash "
-            "alone does not explain: molt's write path does a hash update, a `write(2)`, a "
-            "size check and a progress callback for every 16 KiB read (libcurl's default "
-            "buffer); that per-chunk cost is the next thing to profile. After the last byte came %s ms more: the fsync of the whole file (`sync` of curl's "
-            "copy took %s ms), the signature check, the probe run and the rename with its folder "
-            "fsync. Within 1.25x of curl alone needs the hash and the disk writes to overlap the "
-            "download: in `StagedFile::write`, hash on a second thread (double buffer) and start "
-            "writeback as data arrives (`sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)` "
-            "every few MiB, so that `StagedFile::finish`'s fsync finds little left); in "
-            "`fetchers/transfer.cpp`, a larger `CURLOPT_BUFFERSIZE` (the default 16 KiB means "
-            "one callback, one `write(2)` and one hash update per 16 KiB).\n" % (
-                fmt(m["molt_installed_ms"], 0), fmt(m["curl_ms"], 0), fmt(dl, 0),
-                fmt(m["minisign_ms"], 0),
-                fmt(dl - m["curl_ms"] - m["minisign_ms"] if dl is not None else None, 0),
-                fmt(m["molt_installed_ms"] - dl if dl is not None else None, 0),
+            "**Transfer.** molt took %s ms to a verified build where `curl -o` alone took %s ms "
+            "(and `curl -o`, `minisign -V` and `sync` one after the other %s ms). Its last byte "
+            "was written and hashed after %s ms; then came %s ms more: the fsync of the whole "
+            "file (`sync` of curl's copy took %s ms) and the signature check. The download, "
+            "the hash (on a second thread) and the writes overlap; on 2 shared cores the hash "
+            "and curl's own work compete for the same CPU, and the fsync is the disk's.\n" % (
+                fmt(m["molt_verified_ms"], 0), fmt(m["curl_ms"], 0),
+                fmt(m["curl_ms"] + m["minisign_ms"] + m["sync_ms"], 0), fmt(dl, 0),
+                fmt(m["molt_verified_ms"] - dl if dl is not None else None, 0),
                 fmt(m["sync_ms"], 0)))
     if any(n.startswith("file-drop") for n in missed) and lat:
         f = lat["modes"]["file"]["median"]
         ref = lat.get("reference_steps", {})
         out.append(
-            "**File-drop latency.** molt's part was %s ms: %s ms from the drop to `installed "
-            "build` and %s ms from there to `started child`. Run alone on this machine, a probe "
-            "run of the new binary takes %s ms and writing, fsyncing and renaming a copy of it "
-            "%s ms: the probe (`handoff::probe`, called from `run_check` in `src/check.cpp`) is "
-            "a whole exec and dynamic loading of the new build, the same work the child's own "
-            "start then does again. Starting the new child from the staged file as the probe, as "
-            "above, would take it off the critical path; the rest (inotify, fork, read, hash, "
-            "fsync, rename) fits in the 50 ms.\n" % (
-                fmt(f["molt_overhead_ms"]), fmt(f["to_installed_ms"]),
-                fmt(f["installed_to_started_ms"]), fmt(ref.get("probe_run_ms")),
-                fmt(ref.get("copy_fsync_rename_ms"))))
+            "**File-drop latency.** molt's part was %s ms: %s ms from the drop to `verified "
+            "build` (inotify, the helper's read, hash, fsync and verify) and %s ms from there to "
+            "`started child`. Writing, fsyncing and renaming a copy of the binary alone takes "
+            "%s ms here.\n" % (
+                fmt(f["molt_overhead_ms"]), fmt(f["to_verified_ms"]),
+                fmt(f["verified_to_started_ms"]), fmt(ref.get("copy_fsync_rename_ms"))))
     lost = sum(r.get("stopping_not_logged", 0) for v in (ul or {}).get("configs", {}).values()
                for r in v["runs"])
     if lost:
@@ -585,17 +559,6 @@ def why(ul, fp, tr, lat, targets):
             "sockets before signals) keeps them; today only a log line is lost, but any message "
             "a child sends just before it exits (`STATUS=`, a late `READY=1`) is lost the same "
             "way.\n" % lost)
-    out.append(
-        "**Found on the way: same-second signatures over HTTP.** nginx's `ETag` "
-        "(mtime in seconds and size) and `Last-Modified` (seconds) do not change when a "
-        "signature of the same size replaces another within the same second: the master's "
-        "conditional poll (`HttpFetcher::poll`, with the validator `run_check` keeps in "
-        "`src/check.cpp`) is answered 304 and that build is never seen until the signature "
-        "changes again. Two deploys within a second are rare, but the second is then lost "
-        "silently. The benchmarks wait for a new second between publishes at an HTTP source. "
-        "A fix: keep a validator only when it is not racy (its `Last-Modified` is older than "
-        "the response's `Date` by a second or more); otherwise poll unconditionally next time "
-        "(a signature is a few hundred bytes).\n")
     return out
 
 

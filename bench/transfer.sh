@@ -3,8 +3,8 @@
 # ignores trailing bytes and the BuildID stays readable), signed with molt, served by Debian's
 # nginx on loopback:
 #   molt   publish it at the master's http:// source, send SIGHUP, and time until the master logs
-#          "installed build" (download streamed and hashed to a temp file, signature verified,
-#          probe run, fsync, rename);
+#          "verified build" (download streamed and hashed to a temp file, fsync, signature
+#          verified: the build is then ready to start from its staged file);
 #   anchor `curl -o` of the same file alone (the physical anchor), then `minisign -V` on it, and
 #          `sync FILE` (the fsync that an install must do and curl does not).
 # Ratios are computed inside each run; RUNS runs, median reported.
@@ -184,8 +184,8 @@ PY
   rm -f "$W/watch.ready"
   t0=$(publish "$W/big" "$ROOT")
   kill -HUP "$MASTER_PID"
-  line=$(wait_line "$M/master.log" "installed build v2" 120)
-  installed_ms=$(( $(log_ms "$line") - t0 ))
+  line=$(wait_line "$M/master.log" "verified build v2" 120)
+  verified_ms=$(( $(log_ms "$line") - t0 ))
   wait "$WATCH" || true
   done_at=$(cat "$W/watch.out")
   if [ "${done_at:-0}" -gt 0 ]; then downloaded_ms=$((done_at - t0)); else downloaded_ms=null; fi
@@ -194,8 +194,8 @@ PY
   stop_master
   [ "$("$MOLT" build-id "$M/app")" = v2 ] || { echo "molt did not install the artifact" >&2; exit 1; }
   rm -rf "$M"
-  say "  curl -o ${curl_ms} ms, minisign -V ${minisign_ms} ms, sync ${sync_ms} ms; molt downloaded and hashed in ${downloaded_ms} ms, installed in ${installed_ms} ms"
-  RUN_JSON+=("{\"curl_ms\": $curl_ms, \"molt_downloaded_ms\": $downloaded_ms, \"minisign_ms\": $minisign_ms, \"sync_ms\": $sync_ms, \"molt_installed_ms\": $installed_ms, \"molt_ready_ms\": $ready_ms, \"ratio_vs_curl\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms),3))"), \"ratio_vs_curl_minisign\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms),3))"), \"ratio_vs_curl_minisign_sync\": $(python3 -c "print(round($installed_ms/max(1,$curl_ms+$minisign_ms+$sync_ms),3))")}")
+  say "  curl -o ${curl_ms} ms, minisign -V ${minisign_ms} ms, sync ${sync_ms} ms; molt downloaded and hashed in ${downloaded_ms} ms, verified in ${verified_ms} ms"
+  RUN_JSON+=("{\"curl_ms\": $curl_ms, \"molt_downloaded_ms\": $downloaded_ms, \"minisign_ms\": $minisign_ms, \"sync_ms\": $sync_ms, \"molt_verified_ms\": $verified_ms, \"molt_ready_ms\": $ready_ms, \"ratio_vs_curl\": $(python3 -c "print(round($verified_ms/max(1,$curl_ms),3))"), \"ratio_vs_curl_minisign\": $(python3 -c "print(round($verified_ms/max(1,$curl_ms+$minisign_ms),3))"), \"ratio_vs_curl_minisign_sync\": $(python3 -c "print(round($verified_ms/max(1,$curl_ms+$minisign_ms+$sync_ms),3))")}")
 done
 
 # ---- bytes on the wire per idle poll, http:// and https://

@@ -5,8 +5,9 @@ rename into place) to the first answer from the new BuildID, for three ways of n
   http-1s      an http:// source (Debian's nginx) polled every 1 s
   http-sighup  the same source, polled every hour, with SIGHUP sent right after the publish
 A prober opens a new connection per request (one every ~1 ms) and stops at the first answer
-from the new build. The master's log splits the time: publish -> installed (notice, fetch,
-verify, probe, install), installed -> child started, started -> ready (the child's own start).
+from the new build. The master's log splits the time: publish -> verified (notice, fetch,
+hash, fsync, verify, in the check helper), verified -> child started (from the staged file),
+started -> ready (the child's own start; the install, a rename, follows READY=1).
 Writes OUT/upgrade_latency.json.
 """
 import os
@@ -81,8 +82,8 @@ def measure(mode):
             child_start = (t["ready"] - t["started"]) * 1000
             runs.append({
                 "latency_ms": round(latency, 1),
-                "to_installed_ms": round((t["installed"] - t0) * 1000, 1),
-                "installed_to_started_ms": round((t["started"] - t["installed"]) * 1000, 1),
+                "to_verified_ms": round((t["verified"] - t0) * 1000, 1),
+                "verified_to_started_ms": round((t["started"] - t["verified"]) * 1000, 1),
                 "child_start_ms": round(child_start, 1),
                 "ready_to_answer_ms": round((t1 - t["ready"]) * 1000, 1),
                 "molt_overhead_ms": round(latency - child_start, 1),
@@ -101,22 +102,16 @@ def measure(mode):
 
 
 def reference_steps():
-    """What two of the check's steps cost alone on this machine: a probe run of the new binary
-    (exec, dynamic loading of its libraries, BuildID answer), and a copy of it written and fsynced
-    beside the binary, renamed, the folder fsynced."""
-    import subprocess
+    """What one of the check's steps costs alone on this machine: a copy of the binary written
+    and fsynced beside it, renamed, the folder fsynced."""
     import tempfile
     d = tempfile.mkdtemp(prefix="molt-bench-steps-")
     exe = os.path.join(d, "app")
     c.shutil.copyfile(c.hello_build("v2"), exe)
     os.chmod(exe, 0o755)
     c.fsync_file(exe)
-    probe, copy = [], []
-    env = dict(os.environ, MOLT_ROLE="probe")
+    copy = []
     for i in range(5):
-        t = time.monotonic()
-        subprocess.run([exe, "--listen", "127.0.0.1:0"], env=env, capture_output=True, check=True)
-        probe.append((time.monotonic() - t) * 1000)
         t = time.monotonic()
         tmp = os.path.join(d, ".tmp%d" % i)
         with open(c.hello_build("v1"), "rb") as src, open(tmp, "wb") as dst:
@@ -129,7 +124,7 @@ def reference_steps():
         os.close(fd)
         copy.append((time.monotonic() - t) * 1000)
     c.shutil.rmtree(d, ignore_errors=True)
-    return {"probe_run_ms": round(c.median(probe), 1), "copy_fsync_rename_ms": round(c.median(copy), 1),
+    return {"copy_fsync_rename_ms": round(c.median(copy), 1),
             "binary_bytes": os.path.getsize(c.hello_build("v2"))}
 
 

@@ -190,7 +190,7 @@ def analyze(recs, windows, t_start, mode):
     out["per_window_max_ms"] = per_window_max
     # Where in the window the worst latencies fall: the max over requests overlapping each phase.
     if windows and "to" in windows[0]:
-        phases = (("check", "start", "installed"),
+        phases = (("check", "start", "verified"),
                   ("new child start", "started", "ready"),
                   ("drain", "ready", "end"))
     else:
