@@ -172,7 +172,7 @@ class Nginx:
                     "error_log error.log notice;\nerror_log stderr notice;\n"
                     "events { worker_connections 64; }\n"
                     "http {\n"
-                    "  log_format molt '$request $status $request_length $bytes_sent';\n"
+                    "  log_format molt '$request $status $request_length $bytes_sent $connection';\n"
                     "  access_log access.log molt;\n"
                     "  default_type application/octet-stream;\n"
                     "  client_body_temp_path body; proxy_temp_path proxy;\n"
