@@ -409,7 +409,7 @@ def section_transfer(md, tr, targets):
     https = ip.get("https") or {}
     targets.append(("an idle poll at most 1 KiB on the wire (http)",
                     "%s B at the HTTP level, %s B at the IP level (https, not the target's case: "
-                    "%s B, a full TLS handshake per poll)" % (
+                    "%s B)" % (
                         fmt(http.get("http_bytes_per_poll"), 0), fmt(http.get("ip_bytes_per_poll"), 0),
                         fmt(https.get("ip_bytes_per_poll"), 0)),
                     (http.get("ip_bytes_per_poll") or 1e9) <= 1024))
