@@ -5,8 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 namespace molt {
 namespace {
@@ -38,6 +44,101 @@ std::string fsync_dir(Sys& sys, const std::string& dir) {
 
 }  // namespace
 
+// Hashes chunks on a thread of its own, so that hashing overlaps the download and the write
+// instead of following them. Each chunk is copied (the caller's buffer is libcurl's, reused as
+// soon as the write callback returns); update() blocks while kMaxPending bytes wait. Without a
+// thread (std::thread could not start one) it hashes in the caller, as before.
+class ChunkHasher {
+ public:
+  ChunkHasher() {
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error&) {
+    }
+  }
+
+  ~ChunkHasher() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  ChunkHasher(const ChunkHasher&) = delete;
+  ChunkHasher& operator=(const ChunkHasher&) = delete;
+
+  void update(const char* data, std::size_t size) {
+    if (!thread_.joinable()) {
+      hasher_.update(data, size);
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return pending_ < kMaxPending; });
+    std::vector<char> chunk;
+    if (!spare_.empty()) {
+      chunk = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    chunk.assign(data, data + size);
+    pending_ += size;
+    queue_.push_back(std::move(chunk));
+    lock.unlock();
+    wake_.notify_one();
+  }
+
+  // Forgets every byte given so far.
+  void reset() {
+    std::unique_lock lock(mutex_);
+    for (auto& chunk : queue_) {
+      pending_ -= chunk.size();
+      spare_.push_back(std::move(chunk));
+    }
+    queue_.clear();
+    done_.wait(lock, [&] { return pending_ == 0; });  // the chunk being hashed, if any
+    hasher_.finish();
+  }
+
+  // Waits for every chunk given so far; the hasher then starts over.
+  sig::Digest finish() {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    return hasher_.finish();
+  }
+
+ private:
+  // 8 chunks of libcurl's 512 KiB buffer.
+  static constexpr std::size_t kMaxPending = 4 << 20;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      std::vector<char> chunk = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      hasher_.update(chunk.data(), chunk.size());
+      lock.lock();
+      pending_ -= chunk.size();
+      if (spare_.size() < 8) spare_.push_back(std::move(chunk));
+      done_.notify_all();
+    }
+  }
+
+  sig::Hasher hasher_;  // the thread's while pending_ > 0, the caller's once it is 0
+  std::mutex mutex_;
+  std::condition_variable wake_;  // to the thread: a chunk is queued, or stop
+  std::condition_variable done_;  // to the caller: a chunk is hashed
+  std::deque<std::vector<char>> queue_;
+  std::vector<std::vector<char>> spare_;  // hashed chunks, their memory reused
+  std::size_t pending_ = 0;               // bytes queued or being hashed
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once everything above is constructed
+};
+
 std::string prev_path(const std::string& bin_path) { return bin_path + ".prev"; }
 
 void remove_staged_leftovers(const std::string& bin_path) {
@@ -55,6 +156,7 @@ StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size)
     : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size) {}
 
 StagedFile::~StagedFile() {
+  hasher_.reset();  // joins the hashing thread
   if (fd_ >= 0) sys_.close(fd_);
   if (!path_.empty() && !released_) sys_.unlink(path_.c_str());
 }
@@ -85,7 +187,8 @@ bool StagedFile::write(const char* data, std::size_t size) {
     error_ = "artifact exceeds the size limit of " + std::to_string(max_size_) + " bytes";
     return false;
   }
-  hasher_->update(data, size);
+  if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
+  hasher_->update(data, size);  // hashed on the other thread while this one writes
   size_ += size;
   while (size > 0) {
     ssize_t n = sys_.write(fd_, data, size);
@@ -99,7 +202,7 @@ bool StagedFile::write(const char* data, std::size_t size) {
 
 bool StagedFile::reset() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) return fail("truncate");
-  hasher_ = std::make_unique<sig::Hasher>();
+  if (hasher_) hasher_->reset();
   size_ = 0;
   return true;
 }
@@ -110,7 +213,8 @@ bool StagedFile::finish() {
   int fd = fd_;
   fd_ = -1;
   if (sys_.close(fd) != 0) return fail("close");
-  digest_ = hasher_->finish();
+  digest_ = hasher_ ? hasher_->finish() : sig::Hasher().finish();  // nothing written: empty
+  hasher_.reset();  // joins the thread: the probe run forks next
   return true;
 }
 

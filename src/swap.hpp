@@ -1,6 +1,7 @@
 // Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
 //
-//   stage:   write <dir>/.<name>.molt-XXXXXX (hashing as it is written), fchmod 0755, fsync
+//   stage:   write <dir>/.<name>.molt-XXXXXX (hashed on a second thread as it is written),
+//            fchmod 0755, fsync
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            rename staged -> <bin>, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin>, fsync <dir>
@@ -16,7 +17,12 @@
 
 namespace molt {
 
+class ChunkHasher;  // hashes the chunks on a thread of its own (swap.cpp)
+
 // A temp file beside the binary that receives a download and hashes it in the same pass.
+// The hashing runs on a second thread, started at the first write and joined by finish() or
+// the destructor: use a StagedFile only where a thread is allowed (the check helper, never
+// the master), and finish() it before forking.
 // The file is removed on destruction unless release() was called.
 class StagedFile final : public Sink {
  public:
@@ -47,7 +53,7 @@ class StagedFile final : public Sink {
   std::string path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
-  std::unique_ptr<sig::Hasher> hasher_ = std::make_unique<sig::Hasher>();
+  std::unique_ptr<ChunkHasher> hasher_;
   sig::Digest digest_{};
   std::string error_;
   bool released_ = false;

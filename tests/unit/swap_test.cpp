@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -165,6 +166,51 @@ TEST_F(SwapTest, DigestIsBlake2bOfWhatWasWritten) {
   hasher.update(new_.data(), new_.size());
   EXPECT_EQ(staged.digest(), hasher.finish());
   EXPECT_EQ(read(staged.path()), new_);
+}
+
+TEST_F(SwapTest, ManyChunksHashInOrderAcrossAReset) {
+  // More than the hashing thread lets wait (4 MiB), in chunks of a size libcurl gives.
+  std::string artifact(9 << 20, '\0');
+  for (std::size_t i = 0; i < artifact.size(); ++i) artifact[i] = static_cast<char>(i * 131 >> 7);
+  const std::size_t chunk = 512 * 1024 + 7;
+  StagedFile staged(real_sys(), bin_, 64 << 20);
+  ASSERT_TRUE(staged.open());
+  for (std::size_t off = 0; off < 3 * chunk; off += chunk) {
+    ASSERT_TRUE(staged.write(artifact.data() + off, chunk));
+  }
+  ASSERT_TRUE(staged.reset());  // while chunks may still wait to be hashed
+  for (std::size_t off = 0; off < artifact.size(); off += chunk) {
+    ASSERT_TRUE(staged.write(artifact.data() + off, std::min(chunk, artifact.size() - off)));
+  }
+  ASSERT_TRUE(staged.finish());
+  sig::Hasher hasher;
+  hasher.update(artifact.data(), artifact.size());
+  EXPECT_EQ(staged.digest(), hasher.finish());
+  EXPECT_EQ(staged.size(), artifact.size());
+  EXPECT_EQ(read(staged.path()), artifact);
+}
+
+TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
+  FaultySys counting(0);
+  int opened = 0;  // the calls open() makes
+  {
+    StagedFile probe(counting, bin_, 1 << 20);
+    ASSERT_TRUE(probe.open());
+    opened = counting.calls();
+  }
+  const std::string chunk(64 * 1024, 'n');
+  {
+    FaultySys faulty(opened + 5, ENOSPC);  // the fifth write
+    StagedFile staged(faulty, bin_, 1 << 20);
+    ASSERT_TRUE(staged.open());
+    int accepted = 0;
+    while (staged.write(chunk.data(), chunk.size())) ++accepted;
+    EXPECT_EQ(accepted, 4);
+    EXPECT_EQ(faulty.failed_call(), "write");
+    EXPECT_EQ(staged.error(), "write " + staged.path() + ": No space left on device");
+  }
+  EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(read(bin_), old_);
 }
 
 }  // namespace
