@@ -197,13 +197,27 @@ bool StagedFile::write(const char* data, std::size_t size) {
     data += n;
     size -= static_cast<std::size_t>(n);
   }
+  if (size_ - written_back_ >= kWritebackEvery) start_writeback();
   return true;
+}
+
+// Starts the writeback of what was written since the last time, so that finish()'s fsync finds
+// little left: measured on a 257 MiB download, fsync went from about 340 to 150 ms while the
+// download took about 90 ms longer. Only a head start: fsync reports any error, so this one's
+// result does not matter.
+void StagedFile::start_writeback() {
+#ifdef SYNC_FILE_RANGE_WRITE
+  ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                    static_cast<off_t>(size_ - written_back_), SYNC_FILE_RANGE_WRITE);
+#endif
+  written_back_ = size_;
 }
 
 bool StagedFile::reset() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) return fail("truncate");
   if (hasher_) hasher_->reset();
   size_ = 0;
+  written_back_ = 0;
   return true;
 }
 

@@ -1,7 +1,7 @@
 // Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
 //
-//   stage:   write <dir>/.<name>.molt-XXXXXX (hashed on a second thread as it is written),
-//            fchmod 0755, fsync
+//   stage:   write <dir>/.<name>.molt-XXXXXX (hashed on a second thread as it is written,
+//            its writeback started every 8 MiB), fchmod 0755, fsync
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            rename staged -> <bin>, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin>, fsync <dir>
@@ -46,6 +46,9 @@ class StagedFile final : public Sink {
 
  private:
   bool fail(const std::string& step);
+  void start_writeback();
+
+  static constexpr std::uint64_t kWritebackEvery = 8 << 20;
 
   Sys& sys_;
   std::string bin_path_;
@@ -53,6 +56,7 @@ class StagedFile final : public Sink {
   std::string path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
+  std::uint64_t written_back_ = 0;  // the bytes whose writeback start_writeback() started
   std::unique_ptr<ChunkHasher> hasher_;
   sig::Digest digest_{};
   std::string error_;
