@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace molt {
@@ -44,20 +46,24 @@ std::string fsync_dir(Sys& sys, const std::string& dir) {
 
 }  // namespace
 
-// Hashes chunks on a thread of its own, so that hashing overlaps the download and the write
-// instead of following them. Each chunk is copied (the caller's buffer is libcurl's, reused as
-// soon as the write callback returns); update() blocks while kMaxPending bytes wait. Without a
-// thread (std::thread could not start one) it hashes in the caller, as before.
-class ChunkHasher {
+// The blocks of a StagedFile, and the thread that hashes them, so that hashing overlaps the
+// download and the write instead of following them. The caller fills a block, hands it to
+// hash() and then writes it out while the thread hashes it: both only read it, and it comes
+// back from acquire() (to the caller, once it is hashed) only after that write. Without a thread
+// (std::thread could not start one) hash() hashes in the caller.
+class BlockHasher {
  public:
-  ChunkHasher() {
+  static constexpr std::size_t kBlockSize = 1 << 20;
+  static constexpr std::size_t kBlocks = 4;
+
+  BlockHasher() {
     try {
       thread_ = std::thread([this] { run(); });
     } catch (const std::system_error&) {
     }
   }
 
-  ~ChunkHasher() {
+  ~BlockHasher() {
     if (!thread_.joinable()) return;
     {
       std::lock_guard lock(mutex_);
@@ -67,74 +73,80 @@ class ChunkHasher {
     thread_.join();
   }
 
-  ChunkHasher(const ChunkHasher&) = delete;
-  ChunkHasher& operator=(const ChunkHasher&) = delete;
+  BlockHasher(const BlockHasher&) = delete;
+  BlockHasher& operator=(const BlockHasher&) = delete;
 
-  void update(const char* data, std::size_t size) {
+  // A block of kBlockSize bytes to fill; waits while every block is queued or being hashed.
+  char* acquire() {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return !free_.empty() || allocated_ < kBlocks; });
+    if (free_.empty()) {
+      blocks_[allocated_] = std::make_unique<char[]>(kBlockSize);
+      return blocks_[allocated_++].get();
+    }
+    char* block = free_.back();
+    free_.pop_back();
+    return block;
+  }
+
+  // Hashes the first `size` bytes of a block from acquire(), which then becomes free again.
+  void hash(char* block, std::size_t size) {
     if (!thread_.joinable()) {
-      hasher_.update(data, size);
+      hasher_.update(block, size);
+      std::lock_guard lock(mutex_);
+      free_.push_back(block);
       return;
     }
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return pending_ < kMaxPending; });
-    std::vector<char> chunk;
-    if (!spare_.empty()) {
-      chunk = std::move(spare_.back());
-      spare_.pop_back();
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back({block, size});
     }
-    chunk.assign(data, data + size);
-    pending_ += size;
-    queue_.push_back(std::move(chunk));
-    lock.unlock();
     wake_.notify_one();
   }
 
   // Forgets every byte given so far.
   void reset() {
     std::unique_lock lock(mutex_);
-    for (auto& chunk : queue_) {
-      pending_ -= chunk.size();
-      spare_.push_back(std::move(chunk));
-    }
+    for (auto [block, size] : queue_) free_.push_back(block);
     queue_.clear();
-    done_.wait(lock, [&] { return pending_ == 0; });  // the chunk being hashed, if any
+    done_.wait(lock, [&] { return !hashing_; });
     hasher_.finish();
   }
 
-  // Waits for every chunk given so far; the hasher then starts over.
+  // Waits for every block given so far; the hasher then starts over.
   sig::Digest finish() {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    done_.wait(lock, [&] { return queue_.empty() && !hashing_; });
     return hasher_.finish();
   }
 
  private:
-  // 8 chunks of libcurl's 512 KiB buffer.
-  static constexpr std::size_t kMaxPending = 4 << 20;
-
   void run() {
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      std::vector<char> chunk = std::move(queue_.front());
+      auto [block, size] = queue_.front();
       queue_.pop_front();
+      hashing_ = true;
       lock.unlock();
-      hasher_.update(chunk.data(), chunk.size());
+      hasher_.update(block, size);
       lock.lock();
-      pending_ -= chunk.size();
-      if (spare_.size() < 8) spare_.push_back(std::move(chunk));
+      hashing_ = false;
+      free_.push_back(block);
       done_.notify_all();
     }
   }
 
-  sig::Hasher hasher_;  // the thread's while pending_ > 0, the caller's once it is 0
+  sig::Hasher hasher_;  // the thread's while it hashes, the caller's when nothing is queued
   std::mutex mutex_;
-  std::condition_variable wake_;  // to the thread: a chunk is queued, or stop
-  std::condition_variable done_;  // to the caller: a chunk is hashed
-  std::deque<std::vector<char>> queue_;
-  std::vector<std::vector<char>> spare_;  // hashed chunks, their memory reused
-  std::size_t pending_ = 0;               // bytes queued or being hashed
+  std::condition_variable wake_;  // to the thread: a block is queued, or stop
+  std::condition_variable done_;  // to the caller: a block is hashed and free
+  std::unique_ptr<char[]> blocks_[kBlocks];
+  std::size_t allocated_ = 0;
+  std::vector<char*> free_;
+  std::deque<std::pair<char*, std::size_t>> queue_;
+  bool hashing_ = false;
   bool stopping_ = false;
   std::thread thread_;  // last: started once everything above is constructed
 };
@@ -187,17 +199,40 @@ bool StagedFile::write(const char* data, std::size_t size) {
     error_ = "artifact exceeds the size limit of " + std::to_string(max_size_) + " bytes";
     return false;
   }
-  if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
-  hasher_->update(data, size);  // hashed on the other thread while this one writes
   size_ += size;
+  // libcurl calls with at most 16 KiB (CURL_MAX_WRITE_SIZE) whatever its buffer size: gather
+  // them into blocks, so that there is one write(2) and one hand-over per 1 MiB.
+  while (size > 0) {
+    if (!block_) {
+      if (!hasher_) hasher_ = std::make_unique<BlockHasher>();
+      block_ = hasher_->acquire();
+    }
+    std::size_t n = std::min(size, BlockHasher::kBlockSize - block_used_);
+    std::memcpy(block_ + block_used_, data, n);
+    block_used_ += n;
+    data += n;
+    size -= n;
+    if (block_used_ == BlockHasher::kBlockSize && !write_block()) return false;
+  }
+  return true;
+}
+
+// Hands the block to the hashing thread and writes it out meanwhile.
+bool StagedFile::write_block() {
+  const char* data = block_;
+  std::size_t size = block_used_;
+  hasher_->hash(block_, block_used_);
+  block_ = nullptr;
+  block_used_ = 0;
   while (size > 0) {
     ssize_t n = sys_.write(fd_, data, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return fail("write");
     data += n;
     size -= static_cast<std::size_t>(n);
+    written_ += static_cast<std::uint64_t>(n);
   }
-  if (size_ - written_back_ >= kWritebackEvery) start_writeback();
+  if (written_ - written_back_ >= kWritebackEvery) start_writeback();
   return true;
 }
 
@@ -208,27 +243,31 @@ bool StagedFile::write(const char* data, std::size_t size) {
 void StagedFile::start_writeback() {
 #ifdef SYNC_FILE_RANGE_WRITE
   ::sync_file_range(fd_, static_cast<off_t>(written_back_),
-                    static_cast<off_t>(size_ - written_back_), SYNC_FILE_RANGE_WRITE);
+                    static_cast<off_t>(written_ - written_back_), SYNC_FILE_RANGE_WRITE);
 #endif
-  written_back_ = size_;
+  written_back_ = written_;
 }
 
 bool StagedFile::reset() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) return fail("truncate");
   if (hasher_) hasher_->reset();
+  block_used_ = 0;  // the block, if any, stays ours to fill
   size_ = 0;
+  written_ = 0;
   written_back_ = 0;
   return true;
 }
 
 bool StagedFile::finish() {
+  if (block_used_ > 0 && !write_block()) return false;
   if (sys_.fchmod(fd_, 0755) != 0) return fail("chmod");
   if (sys_.fsync(fd_) != 0) return fail("fsync");
   int fd = fd_;
   fd_ = -1;
   if (sys_.close(fd) != 0) return fail("close");
   digest_ = hasher_ ? hasher_->finish() : sig::Hasher().finish();  // nothing written: empty
-  hasher_.reset();  // joins the thread: the probe run forks next
+  block_ = nullptr;
+  hasher_.reset();  // joins the thread (the probe run forks next) and frees the blocks
   return true;
 }
 

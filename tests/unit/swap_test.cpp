@@ -142,7 +142,8 @@ TEST_F(SwapTest, FullDiskIsReportedAndNothingIsReplaced) {
   FaultySys full_disk(counting.calls() + 1, ENOSPC);
   StagedFile staged(full_disk, bin_, 1 << 20);
   ASSERT_TRUE(staged.open());
-  EXPECT_FALSE(staged.write(new_.data(), new_.size()));
+  // Written in blocks of 1 MiB: the write of a smaller artifact fails at finish().
+  EXPECT_FALSE(staged.write(new_.data(), new_.size()) && staged.finish());
   EXPECT_NE(staged.error().find("No space left on device"), std::string::npos) << staged.error();
   EXPECT_NE(staged.error().find(dir_.string()), std::string::npos) << staged.error();
   EXPECT_EQ(read(bin_), old_);
@@ -198,14 +199,16 @@ TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
     ASSERT_TRUE(probe.open());
     opened = counting.calls();
   }
-  const std::string chunk(64 * 1024, 'n');
+  const std::string chunk(16 * 1024 + 5, 'n');  // as libcurl gives them, at most 16 KiB
   {
-    FaultySys faulty(opened + 5, ENOSPC);  // the fifth write
-    StagedFile staged(faulty, bin_, 1 << 20);
+    FaultySys faulty(opened + 3, ENOSPC);  // the third write(2), of the third 1 MiB block
+    StagedFile staged(faulty, bin_, 64 << 20);
     ASSERT_TRUE(staged.open());
-    int accepted = 0;
-    while (staged.write(chunk.data(), chunk.size())) ++accepted;
-    EXPECT_EQ(accepted, 4);
+    std::size_t accepted = 0;
+    while (accepted < (8 << 20) && staged.write(chunk.data(), chunk.size())) {
+      accepted += chunk.size();
+    }
+    EXPECT_EQ(accepted / (1 << 20), 2);
     EXPECT_EQ(faulty.failed_call(), "write");
     EXPECT_EQ(staged.error(), "write " + staged.path() + ": No space left on device");
   }
