@@ -1,7 +1,7 @@
 // Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
 //
 //   stage:   write <dir>/.<name>.molt-XXXXXX in 1 MiB blocks (each hashed on a second thread
-//            while it is written; writeback started every 8 MiB), fchmod 0755, fsync
+//            while it is written; a third fsyncs it every 32 MiB), fchmod 0755, fsync
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            rename staged -> <bin>, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin>, fsync <dir>
@@ -18,12 +18,14 @@
 namespace molt {
 
 class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
+class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
 
 // A temp file beside the binary that receives a download and hashes it in the same pass.
-// The hashing runs on a second thread, started at the first write and joined by finish() or
-// the destructor: use a StagedFile only where a thread is allowed (the check helper, never
-// the master), and finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a
-// failing write(2) may be reported by a later write() or by finish().
+// The hashing runs on a second thread and the fsyncs along the way on a third (so Sys::fsync
+// is called from it), started at the first write and joined by finish() or the destructor:
+// use a StagedFile only where threads are allowed (the check helper, never the master), and
+// finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
+// or fsync may be reported by a later write() or by finish().
 // The file is removed on destruction unless release() was called.
 class StagedFile final : public Sink {
  public:
@@ -48,19 +50,16 @@ class StagedFile final : public Sink {
  private:
   bool fail(const std::string& step);
   bool write_block();
-  void start_writeback();
-
-  static constexpr std::uint64_t kWritebackEvery = 8 << 20;
 
   Sys& sys_;
   std::string bin_path_;
   std::uint64_t max_size_;
   std::string path_;
   int fd_ = -1;
-  std::uint64_t size_ = 0;          // bytes taken
-  std::uint64_t written_ = 0;       // bytes written to the file
-  std::uint64_t written_back_ = 0;  // the bytes whose writeback start_writeback() started
+  std::uint64_t size_ = 0;     // bytes taken
+  std::uint64_t written_ = 0;  // bytes written to the file
   std::unique_ptr<BlockHasher> hasher_;
+  std::unique_ptr<Flusher> flusher_;
   char* block_ = nullptr;  // the block being filled, from hasher_
   std::size_t block_used_ = 0;
   sig::Digest digest_{};

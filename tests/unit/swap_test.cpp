@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,30 @@ class FaultySys final : public Sys {
   int error_;
   int calls_ = 0;
   std::string failed_call_;
+};
+
+// Passes every call to the real one, except fsync, which fails with EIO; safe to call from the
+// StagedFile's own threads.
+class FailingFsyncSys final : public Sys {
+ public:
+  int fsyncs() const { return fsyncs_; }
+  int open(const char* p, int f, mode_t m) override { return real_sys().open(p, f, m); }
+  ssize_t write(int fd, const void* d, std::size_t n) override {
+    return real_sys().write(fd, d, n);
+  }
+  int fsync(int) override {
+    ++fsyncs_;
+    errno = EIO;
+    return -1;
+  }
+  int fchmod(int fd, mode_t m) override { return real_sys().fchmod(fd, m); }
+  int close(int fd) override { return real_sys().close(fd); }
+  int link(const char* a, const char* b) override { return real_sys().link(a, b); }
+  int rename(const char* a, const char* b) override { return real_sys().rename(a, b); }
+  int unlink(const char* p) override { return real_sys().unlink(p); }
+
+ private:
+  std::atomic<int> fsyncs_ = 0;
 };
 
 class SwapTest : public ::testing::Test {
@@ -211,6 +236,25 @@ TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
     EXPECT_EQ(accepted / (1 << 20), 2);
     EXPECT_EQ(faulty.failed_call(), "write");
     EXPECT_EQ(staged.error(), "write " + staged.path() + ": No space left on device");
+  }
+  EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(read(bin_), old_);
+}
+
+TEST_F(SwapTest, FsyncFailingDuringTheTransferGivesOneErrorAndLeavesNoTempFile) {
+  // Past 32 MiB the file is fsynced while it is written, from another thread.
+  const std::string chunk(16 * 1024, 'n');
+  FailingFsyncSys sys;
+  {
+    StagedFile staged(sys, bin_, 128 << 20);
+    ASSERT_TRUE(staged.open());
+    bool ok = true;
+    for (int i = 0; ok && i < (40 << 20) / static_cast<int>(chunk.size()); ++i) {
+      ok = staged.write(chunk.data(), chunk.size());
+    }
+    EXPECT_FALSE(ok && staged.finish());
+    EXPECT_EQ(staged.error(), "fsync " + staged.path() + ": Input/output error");
+    EXPECT_GE(sys.fsyncs(), 1);
   }
   EXPECT_EQ(temp_files_left(), 0);
   EXPECT_EQ(read(bin_), old_);
