@@ -156,9 +156,9 @@ class BlockHasher {
 // written, so that finish()'s fsync has only the tail left. On this 2-core VM an fsync of a
 // 257 MiB file took about 120 ms even when all its data had been written back first (the
 // cost is the device's cache flush); spread over a download it slowed the download by nothing
-// measurable, and finish() went from about 125 to 25 ms. The first error
-// is kept: a failed fsync may not be reported again by the next one on the same file.
-// Without a thread (std::thread could not start one) it does nothing.
+// measurable, and finish() went from about 125 to 25 ms. The first error is kept: a failed
+// fsync may not be reported again by the next one on the same file. Without a thread
+// (std::thread could not start one) it does nothing.
 class Flusher {
  public:
   static constexpr std::uint64_t kSyncEvery = 32 << 20;
@@ -295,7 +295,6 @@ bool StagedFile::write(const char* data, std::size_t size) {
   while (size > 0) {
     if (!block_) {
       if (!hasher_) hasher_ = std::make_unique<BlockHasher>();
-      if (!flusher_) flusher_ = std::make_unique<Flusher>(sys_, fd_);
       block_ = hasher_->acquire();
     }
     std::size_t n = std::min(size, BlockHasher::kBlockSize - block_used_);
@@ -322,6 +321,9 @@ bool StagedFile::write_block() {
     data += n;
     size -= static_cast<std::size_t>(n);
     written_ += static_cast<std::uint64_t>(n);
+  }
+  if (!flusher_ && written_ >= Flusher::kSyncEvery) {
+    flusher_ = std::make_unique<Flusher>(sys_, fd_);  // a file that small needs no thread
   }
   if (flusher_) {
     flusher_->written(written_);

@@ -21,8 +21,8 @@ class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
 class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
 
 // A temp file beside the binary that receives a download and hashes it in the same pass.
-// The hashing runs on a second thread and the fsyncs along the way on a third (so Sys::fsync
-// is called from it), started at the first write and joined by finish() or the destructor:
+// The hashing runs on a second thread and, past 32 MiB, fsyncs along the way on a third (so
+// Sys::fsync is called from it); write() starts them, finish() or the destructor joins them:
 // use a StagedFile only where threads are allowed (the check helper, never the master), and
 // finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
 // or fsync may be reported by a later write() or by finish().
