@@ -1,6 +1,7 @@
 // Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
 //
-//   stage:   write <dir>/.<name>.molt-XXXXXX (hashing as it is written), fchmod 0755, fsync
+//   stage:   write <dir>/.<name>.molt-XXXXXX in 1 MiB blocks (each hashed on a second thread
+//            while it is written; a third fsyncs it every 32 MiB), fchmod 0755, fsync
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            rename staged -> <bin>, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin>, fsync <dir>
@@ -16,7 +17,15 @@
 
 namespace molt {
 
+class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
+class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
+
 // A temp file beside the binary that receives a download and hashes it in the same pass.
+// The hashing runs on a second thread and, past 32 MiB, fsyncs along the way on a third (so
+// Sys::fsync is called from it); write() starts them, finish() or the destructor joins them:
+// use a StagedFile only where threads are allowed (the check helper, never the master), and
+// finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
+// or fsync may be reported by a later write() or by finish().
 // The file is removed on destruction unless release() was called.
 class StagedFile final : public Sink {
  public:
@@ -40,14 +49,19 @@ class StagedFile final : public Sink {
 
  private:
   bool fail(const std::string& step);
+  bool write_block();
 
   Sys& sys_;
   std::string bin_path_;
   std::uint64_t max_size_;
   std::string path_;
   int fd_ = -1;
-  std::uint64_t size_ = 0;
-  std::unique_ptr<sig::Hasher> hasher_ = std::make_unique<sig::Hasher>();
+  std::uint64_t size_ = 0;     // bytes taken
+  std::uint64_t written_ = 0;  // bytes written to the file
+  std::unique_ptr<BlockHasher> hasher_;
+  std::unique_ptr<Flusher> flusher_;
+  char* block_ = nullptr;  // the block being filled, from hasher_
+  std::size_t block_used_ = 0;
   sig::Digest digest_{};
   std::string error_;
   bool released_ = false;

@@ -1,5 +1,6 @@
 // The syscalls a swap makes, behind one seam so a test can make call N fail (as Envoy's
-// OsSysCalls). Each returns the syscall's result, or -1 with errno set.
+// OsSysCalls). Each returns the syscall's result, or -1 with errno set. A StagedFile calls
+// fsync from a thread of its own while its own thread writes.
 #pragma once
 
 #include <sys/types.h>

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +56,30 @@ class FaultySys final : public Sys {
   int error_;
   int calls_ = 0;
   std::string failed_call_;
+};
+
+// Passes every call to the real one, except fsync, which fails with EIO; safe to call from the
+// StagedFile's own threads.
+class FailingFsyncSys final : public Sys {
+ public:
+  int fsyncs() const { return fsyncs_; }
+  int open(const char* p, int f, mode_t m) override { return real_sys().open(p, f, m); }
+  ssize_t write(int fd, const void* d, std::size_t n) override {
+    return real_sys().write(fd, d, n);
+  }
+  int fsync(int) override {
+    ++fsyncs_;
+    errno = EIO;
+    return -1;
+  }
+  int fchmod(int fd, mode_t m) override { return real_sys().fchmod(fd, m); }
+  int close(int fd) override { return real_sys().close(fd); }
+  int link(const char* a, const char* b) override { return real_sys().link(a, b); }
+  int rename(const char* a, const char* b) override { return real_sys().rename(a, b); }
+  int unlink(const char* p) override { return real_sys().unlink(p); }
+
+ private:
+  std::atomic<int> fsyncs_ = 0;
 };
 
 class SwapTest : public ::testing::Test {
@@ -141,7 +167,8 @@ TEST_F(SwapTest, FullDiskIsReportedAndNothingIsReplaced) {
   FaultySys full_disk(counting.calls() + 1, ENOSPC);
   StagedFile staged(full_disk, bin_, 1 << 20);
   ASSERT_TRUE(staged.open());
-  EXPECT_FALSE(staged.write(new_.data(), new_.size()));
+  // Written in blocks of 1 MiB: the write of a smaller artifact fails at finish().
+  EXPECT_FALSE(staged.write(new_.data(), new_.size()) && staged.finish());
   EXPECT_NE(staged.error().find("No space left on device"), std::string::npos) << staged.error();
   EXPECT_NE(staged.error().find(dir_.string()), std::string::npos) << staged.error();
   EXPECT_EQ(read(bin_), old_);
@@ -165,6 +192,72 @@ TEST_F(SwapTest, DigestIsBlake2bOfWhatWasWritten) {
   hasher.update(new_.data(), new_.size());
   EXPECT_EQ(staged.digest(), hasher.finish());
   EXPECT_EQ(read(staged.path()), new_);
+}
+
+TEST_F(SwapTest, ManyChunksHashInOrderAcrossAReset) {
+  // More than the hashing thread lets wait (4 MiB), in chunks of a size libcurl gives.
+  std::string artifact(9 << 20, '\0');
+  for (std::size_t i = 0; i < artifact.size(); ++i) artifact[i] = static_cast<char>(i * 131 >> 7);
+  const std::size_t chunk = 512 * 1024 + 7;
+  StagedFile staged(real_sys(), bin_, 64 << 20);
+  ASSERT_TRUE(staged.open());
+  for (std::size_t off = 0; off < 3 * chunk; off += chunk) {
+    ASSERT_TRUE(staged.write(artifact.data() + off, chunk));
+  }
+  ASSERT_TRUE(staged.reset());  // while chunks may still wait to be hashed
+  for (std::size_t off = 0; off < artifact.size(); off += chunk) {
+    ASSERT_TRUE(staged.write(artifact.data() + off, std::min(chunk, artifact.size() - off)));
+  }
+  ASSERT_TRUE(staged.finish());
+  sig::Hasher hasher;
+  hasher.update(artifact.data(), artifact.size());
+  EXPECT_EQ(staged.digest(), hasher.finish());
+  EXPECT_EQ(staged.size(), artifact.size());
+  EXPECT_EQ(read(staged.path()), artifact);
+}
+
+TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
+  FaultySys counting(0);
+  int opened = 0;  // the calls open() makes
+  {
+    StagedFile probe(counting, bin_, 1 << 20);
+    ASSERT_TRUE(probe.open());
+    opened = counting.calls();
+  }
+  const std::string chunk(16 * 1024 + 5, 'n');  // as libcurl gives them, at most 16 KiB
+  {
+    FaultySys faulty(opened + 3, ENOSPC);  // the third write(2), of the third 1 MiB block
+    StagedFile staged(faulty, bin_, 64 << 20);
+    ASSERT_TRUE(staged.open());
+    std::size_t accepted = 0;
+    while (accepted < (8 << 20) && staged.write(chunk.data(), chunk.size())) {
+      accepted += chunk.size();
+    }
+    EXPECT_EQ(accepted / (1 << 20), 2);
+    EXPECT_EQ(faulty.failed_call(), "write");
+    EXPECT_EQ(staged.error(), "write " + staged.path() + ": No space left on device");
+  }
+  EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(read(bin_), old_);
+}
+
+TEST_F(SwapTest, FsyncFailingDuringTheTransferGivesOneErrorAndLeavesNoTempFile) {
+  // Past 32 MiB the file is fsynced while it is written, from another thread.
+  const std::string chunk(16 * 1024, 'n');
+  FailingFsyncSys sys;
+  {
+    StagedFile staged(sys, bin_, 128 << 20);
+    ASSERT_TRUE(staged.open());
+    bool ok = true;
+    for (int i = 0; ok && i < (40 << 20) / static_cast<int>(chunk.size()); ++i) {
+      ok = staged.write(chunk.data(), chunk.size());
+    }
+    EXPECT_FALSE(ok && staged.finish());
+    EXPECT_EQ(staged.error(), "fsync " + staged.path() + ": Input/output error");
+    EXPECT_GE(sys.fsyncs(), 1);
+  }
+  EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(read(bin_), old_);
 }
 
 }  // namespace
