@@ -4,7 +4,7 @@
 #include <ctime>
 #include <molt/build_id.hpp>
 
-#include "swap.hpp"
+#include "staged_file.hpp"
 
 namespace molt {
 namespace {

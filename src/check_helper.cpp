@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,8 +121,9 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Checking (transfers, hashing, fsync) must never compete with the children serving requests.
-  ::setpriority(PRIO_PROCESS, 0, 10);
+  // Checking (transfers, hashing, fsync) must never compete with the children serving requests:
+  // 10 below the master (a master started at nice -10 gets a helper at 0, not 10).
+  (void)!::nice(10);
   CheckRequest request = fixed_;
   std::string buffer;
   while (std::optional<std::string> changes = read_frame(request_fd, buffer)) {

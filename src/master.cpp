@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "handoff.hpp"
+#include "staged_file.hpp"
 #include "state_file.hpp"
 #include "swap.hpp"
 

@@ -1,79 +1,21 @@
 // Installing a new binary atomically: at every instant <bin> is a whole old or a whole new file.
 //
-//   stage:   write <dir>/.<name>.molt-XXXXXX in 1 MiB blocks (each hashed on a second thread
-//            while it is written; a third fsyncs it every 32 MiB), fchmod 0755, fsync
+//   stage:   a StagedFile (staged_file.hpp) at <dir>/.<name>.molt-XXXXXX
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            rename staged -> <bin>, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin>, fsync <dir>
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <molt/fetcher.hpp>
-#include <molt/signature.hpp>
 #include <string>
 
 #include "sys.hpp"
 
 namespace molt {
 
-class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
-class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
-
-// A temp file beside the binary that receives a download and hashes it in the same pass.
-// The hashing runs on a second thread and, past 32 MiB, fsyncs along the way on a third (so
-// Sys::fsync is called from it); write() starts them, finish() or the destructor joins them:
-// use a StagedFile only where threads are allowed (the check helper, never the master), and
-// finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
-// or fsync may be reported by a later write() or by finish().
-// The file is removed on destruction unless release() was called.
-class StagedFile final : public Sink {
- public:
-  StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size);
-  ~StagedFile() override;
-  StagedFile(const StagedFile&) = delete;
-  StagedFile& operator=(const StagedFile&) = delete;
-
-  bool open();
-  bool write(const char* data, std::size_t size) override;
-  bool reset() override;
-  std::string error() const override { return error_; }
-
-  // Makes the file executable, flushes it to disk and closes it; the digest is then final.
-  bool finish();
-  void release() { released_ = true; }
-
-  const std::string& path() const { return path_; }
-  std::uint64_t size() const { return size_; }
-  const sig::Digest& digest() const { return digest_; }
-
- private:
-  bool fail(const std::string& step);
-  bool write_block();
-
-  Sys& sys_;
-  std::string bin_path_;
-  std::uint64_t max_size_;
-  std::string path_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;     // bytes taken
-  std::uint64_t written_ = 0;  // bytes written to the file
-  std::unique_ptr<BlockHasher> hasher_;
-  std::unique_ptr<Flusher> flusher_;
-  char* block_ = nullptr;  // the block being filled, from hasher_
-  std::size_t block_used_ = 0;
-  sig::Digest digest_{};
-  std::string error_;
-  bool released_ = false;
-};
-
 // Each returns an empty string on success, else one line naming the step and the cause.
 std::string install(Sys& sys, const std::string& staged_path, const std::string& bin_path);
 std::string roll_back(Sys& sys, const std::string& bin_path);
 
 std::string prev_path(const std::string& bin_path);
-
-// Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX").
-void remove_staged_leftovers(const std::string& bin_path);
 
 }  // namespace molt

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "staged_file.hpp"
+
 namespace molt {
 namespace {
 
