@@ -7,8 +7,9 @@
 namespace molt {
 namespace {
 
-// dlerror() names the file first ("libcurl.so.4: cannot open shared object file: ..."); the
-// message that names it already says which, so keep only the cause.
+// dlerror() names the file first ("libcurl.so.4: cannot open shared object file: ..."), which
+// our message does already: keep only the cause. A path (a file found on the search path but
+// refused) is not the soname, and stays: it says which file.
 std::string dl_cause(const char* soname) {
   const char* raw = dlerror();
   std::string_view cause = raw ? raw : "unknown error";
