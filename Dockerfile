@@ -36,14 +36,19 @@ RUN install -D -m 0755 build/examples/hello /out/opt/hello/hello \
 # ---- stage 2: runtime ----------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
 # Only the shared libraries hello and molt load (ldd), plus CA certificates for https:// and
-# s3:// sources. libstdc++6 and libgcc-s1 are already in the base.
+# s3:// sources. libstdc++6 and libgcc-s1 are already in the base. libcurl4 is not in ldd's
+# list but must stay: the check helper loads libcurl.so.4 with dlopen on its first transfer, so
+# without it every http(s):// and s3:// check fails ("cannot load libcurl.so.4: ...").
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcurl4 libssl3 libcpp-httplib0.11 libspdlog1.10 libfmt9 zlib1g libbrotli1 ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
-# Fail the build here, not at the first start, if a library is missing from the list above.
-RUN if ldd /opt/hello/hello /usr/local/bin/molt | grep 'not found'; then exit 1; fi \
+# Fail the build here, not at the first start (or the first check), if a library is missing from
+# the list above; ldd of libcurl.so.4 itself covers the libraries only it needs.
+RUN curl_so=$(ldconfig -p | awk '$1 == "libcurl.so.4" {print $NF; exit}') \
+ && test -n "$curl_so" \
+ && if ldd /opt/hello/hello /usr/local/bin/molt "$curl_so" | grep 'not found'; then exit 1; fi \
  && useradd --system --uid 10001 --home-dir /opt/hello --shell /usr/sbin/nologin hello \
  && mkdir -p /opt/hello/drop \
  && chown hello:hello /opt/hello

@@ -1,9 +1,8 @@
 #include "http.hpp"
 
-#include <curl/curl.h>
-
 #include <utility>
 
+#include "curl_api.hpp"
 #include "transfer.hpp"
 
 namespace molt {
@@ -17,6 +16,16 @@ std::string signature_url(const std::string& url) {
   std::size_t query = url.find_first_of("?#", path_start);
   if (query == std::string::npos) return url + ".minisig";
   return url.substr(0, query) + ".minisig" + url.substr(query);
+}
+
+// Whether the response's Last-Modified is no earlier than its Date. libcurl parses both dates: a
+// response came through it, so it is loaded; were it not, say yes (keeping no validators is safe).
+bool modified_this_second(const TransferResult& response) {
+  if (response.last_modified.empty() || response.date.empty()) return false;
+  const CurlLoad& libcurl = curl_api();
+  if (!libcurl.ok()) return true;
+  return libcurl.api.getdate(response.last_modified.c_str(), nullptr) >=
+         libcurl.api.getdate(response.date.c_str(), nullptr);
 }
 
 }  // namespace
@@ -52,10 +61,7 @@ FetchResult HttpFetcher::fetch(const std::string& url, const Validator& since, S
     // Servers such as nginx derive ETag and Last-Modified from a whole-second mtime: an object
     // replaced within the second it was served would look unchanged for ever. Such validators
     // are not kept, so the next poll asks unconditionally (the signature is small).
-    bool same_second = !response.last_modified.empty() && !response.date.empty() &&
-                       curl_getdate(response.last_modified.c_str(), nullptr) >=
-                           curl_getdate(response.date.c_str(), nullptr);
-    if (!same_second) {
+    if (!modified_this_second(response)) {
       result.validator = {std::move(response.etag), std::move(response.last_modified)};
     }
   } else {

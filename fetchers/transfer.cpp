@@ -1,6 +1,5 @@
 #include "transfer.hpp"
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
+#include "curl_api.hpp"
 #include "gunzip.hpp"
 #include "http_text.hpp"
 
@@ -25,21 +26,36 @@ namespace {
 constexpr char kUserAgent[] = "molt/" MOLT_VERSION;
 constexpr long kReceiveBuffer = 512 * 1024;
 
-using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
-using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+using CurlHandle = std::unique_ptr<CURL, decltype(&::curl_easy_cleanup)>;
+using HeaderList = std::unique_ptr<curl_slist, decltype(&::curl_slist_free_all)>;
 
-void init_curl_once() {
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  (void)rc;  // a failure shows again, with its cause, when curl_easy_init returns null
-}
+// An easy handle and the loaded library it belongs to. set() and get() pass their argument to
+// the variadic curl_easy_setopt / curl_easy_getinfo with its own type (long stays long).
+struct Easy {
+  const CurlApi& api;
+  CURL* handle;
+
+  template <typename T>
+  void set(CURLoption option, T value) const {
+    // curl reads a number option as a long (or a curl_off_t): an int or a bool would be read
+    // from the wrong width, as with curl_easy_setopt itself.
+    static_assert(!std::is_integral_v<T> || std::is_same_v<T, long> ||
+                  std::is_same_v<T, curl_off_t>);
+    api.easy_setopt(handle, option, value);
+  }
+  template <typename T>
+  void get(CURLINFO info, T* out) const {
+    api.easy_getinfo(handle, info, out);
+  }
+};
 
 // One easy handle per thread, reset before each transfer. curl_easy_reset keeps the handle's
 // connection cache, so the check helper, which lives between polls, polls over one kept
 // connection, and an HTTPS poll costs no new TLS handshake. Only the check helper transfers,
-// so none of this ever lives in the master.
-CURL* reusable_handle() {
-  static thread_local CurlHandle handle(curl_easy_init(), &curl_easy_cleanup);
-  if (handle) curl_easy_reset(handle.get());
+// so none of this ever lives in the master (which never even loads libcurl).
+CURL* reusable_handle(const CurlApi& api) {
+  static thread_local CurlHandle handle(api.easy_init(), api.easy_cleanup);
+  if (handle) api.easy_reset(handle.get());
   return handle.get();
 }
 
@@ -231,13 +247,13 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
 }
 
 // Says why curl gave up, in words about the transfer rather than about curl.
-std::string explain(CURL* curl, CURLcode rc, const char* curl_error, const Exchange& exchange,
+std::string explain(const Easy& curl, CURLcode rc, const char* curl_error, const Exchange& exchange,
                     const TransferRequest& request, const HttpOptions& options) {
-  std::string detail = curl_error[0] ? curl_error : curl_easy_strerror(rc);
+  std::string detail = curl_error[0] ? curl_error : curl.api.easy_strerror(rc);
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: {
       curl_off_t connected = 0;
-      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+      curl.get(CURLINFO_CONNECT_TIME_T, &connected);
       if (connected == 0) {
         Duration limit = options.connect_timeout;
         if (limit.count() == 0 || options.total_timeout < limit) limit = options.total_timeout;
@@ -257,7 +273,7 @@ std::string explain(CURL* curl, CURLcode rc, const char* curl_error, const Excha
     case CURLE_UNSUPPORTED_PROTOCOL: {
       // After a refused redirect, the URL curl was on is the one it was sent to.
       char* target = nullptr;
-      curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &target);
+      curl.get(CURLINFO_EFFECTIVE_URL, &target);
       if (target && is_https(request.url) && !is_https(target)) {
         return "refused redirect from https to " + redact_url(target);
       }
@@ -277,35 +293,33 @@ std::string explain(CURL* curl, CURLcode rc, const char* curl_error, const Excha
   }
 }
 
-void set_limits(CURL* curl, const HttpOptions& options) {
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+void set_limits(const Easy& curl, const HttpOptions& options) {
+  curl.set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  curl.set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
   if (options.stall_timeout.count() > 0) {
     // A backstop for Exchange::on_progress; curl counts whole seconds, so round up.
     long stall_s = static_cast<long>((options.stall_timeout.count() + 999) / 1000);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
+    curl.set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.set(CURLOPT_LOW_SPEED_TIME, stall_s);
   }
   if (options.max_redirects > 0) {
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+    curl.set(CURLOPT_FOLLOWLOCATION, 1L);
+    curl.set(CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
   }
 }
 
-void set_security(CURL* curl, const TransferRequest& request, const HttpOptions& options) {
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+void set_security(const Easy& curl, const TransferRequest& request, const HttpOptions& options) {
+  curl.set(CURLOPT_PROTOCOLS_STR, "http,https");
   // Once on https, stay there: a redirect to http would drop the transport's integrity.
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
-                   is_https(request.url) ? "https" : "http,https");
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl.set(CURLOPT_REDIR_PROTOCOLS_STR, is_https(request.url) ? "https" : "http,https");
+  curl.set(CURLOPT_SSL_VERIFYPEER, 1L);
+  curl.set(CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_file.empty()) curl.set(CURLOPT_CAINFO, options.ca_file.c_str());
 }
 
 // options.headers, then the request's own, then the conditional ones.
-bool request_headers(const TransferRequest& request, const HttpOptions& options, HeaderList& list,
-                     std::string& error) {
+bool request_headers(const CurlApi& api, const TransferRequest& request, const HttpOptions& options,
+                     HeaderList& list, std::string& error) {
   std::vector<std::string> lines;
   if (!expand_headers(options.headers, lines, error)) return false;
   lines.insert(lines.end(), request.headers.begin(), request.headers.end());
@@ -317,7 +331,7 @@ bool request_headers(const TransferRequest& request, const HttpOptions& options,
     lines.push_back("If-Modified-Since: " + request.since.last_modified);
   }
   for (const std::string& line : lines) {
-    curl_slist* next = curl_slist_append(list.get(), line.c_str());
+    curl_slist* next = api.slist_append(list.get(), line.c_str());
     if (!next) {
       error = "out of memory for request headers";
       return false;
@@ -328,32 +342,63 @@ bool request_headers(const TransferRequest& request, const HttpOptions& options,
   return true;
 }
 
-void set_request(CURL* curl, const TransferRequest& request, curl_slist* headers) {
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+void set_request(const Easy& curl, const TransferRequest& request, curl_slist* headers) {
+  curl.set(CURLOPT_URL, request.url.c_str());
   if (request.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    curl.set(CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl.set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl.set(CURLOPT_USERAGENT, kUserAgent);
+  curl.set(CURLOPT_HTTPHEADER, headers);
 }
 
-void set_callbacks(CURL* curl, Exchange& exchange, char* curl_error) {
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &header_callback);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &exchange);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &write_callback);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &exchange);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &progress_callback);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &exchange);
+void set_callbacks(const Easy& curl, Exchange& exchange, char* curl_error) {
+  curl.set(CURLOPT_NOSIGNAL, 1L);
+  curl.set(CURLOPT_ERRORBUFFER, curl_error);
+  curl.set(CURLOPT_HEADERFUNCTION, &header_callback);
+  curl.set(CURLOPT_HEADERDATA, &exchange);
+  curl.set(CURLOPT_WRITEFUNCTION, &write_callback);
+  curl.set(CURLOPT_WRITEDATA, &exchange);
+  curl.set(CURLOPT_NOPROGRESS, 0L);
+  curl.set(CURLOPT_XFERINFOFUNCTION, &progress_callback);
+  curl.set(CURLOPT_XFERINFODATA, &exchange);
   // libcurl's default 16 KiB means one recv(2) per 16 KiB; with 512 KiB a 257 MiB download
   // took 577 (the write callback still gets at most 16 KiB a call: StagedFile gathers them).
   // Before StagedFile did, this took such a download from 1214 to 932 ms (median of 5,
-  // loopback nginx). The buffer lives only in the short-lived check helper.
-  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kReceiveBuffer);
+  // loopback nginx). The buffer lives only in the check helper.
+  curl.set(CURLOPT_BUFFERSIZE, kReceiveBuffer);
+}
+
+// transfer() once libcurl is loaded; `where` is the redacted URL.
+TransferResult perform(const CurlApi& api, const TransferRequest& request,
+                       const HttpOptions& options, Sink& sink, const std::string& where) {
+  TransferResult result;
+  CURL* handle = reusable_handle(api);
+  HeaderList headers(nullptr, api.slist_free_all);
+  std::string why;
+  if (!handle) {
+    result.error = where + ": cannot initialise libcurl";
+  } else if (!request_headers(api, request, options, headers, why)) {
+    result.error = where + ": " + why;
+  } else {
+    const Easy curl{api, handle};
+    Exchange exchange(request, options, sink);
+    char curl_error[CURL_ERROR_SIZE] = {};
+    set_request(curl, request, headers.get());
+    set_callbacks(curl, exchange, curl_error);
+    set_limits(curl, options);
+    set_security(curl, request, options);
+    CURLcode rc = api.easy_perform(handle);
+    if (rc == CURLE_OK) exchange.finish();
+    result = std::move(exchange.result());
+    if (!exchange.failure().empty()) {
+      result.error = where + ": " + exchange.failure();
+    } else if (rc != CURLE_OK) {
+      result.error = where + ": " + explain(curl, rc, curl_error, exchange, request, options);
+    }
+  }
+  return result;
 }
 
 }  // namespace
@@ -367,29 +412,12 @@ std::string TransferResult::status_line() const {
 TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink) {
   const std::string where = redact_url(request.url);
   TransferResult result;
-  HeaderList headers(nullptr, &curl_slist_free_all);
-  std::string why;
-  init_curl_once();
-  CURL* curl = reusable_handle();
-  if (!curl) {
-    result.error = where + ": cannot initialise libcurl";
-  } else if (!request_headers(request, options, headers, why)) {
-    result.error = where + ": " + why;
+  // The first transfer in a process loads libcurl; a failure to load fails every transfer.
+  const CurlLoad& libcurl = curl_api();
+  if (!libcurl.ok()) {
+    result.error = where + ": " + libcurl.error;
   } else {
-    Exchange exchange(request, options, sink);
-    char curl_error[CURL_ERROR_SIZE] = {};
-    set_request(curl, request, headers.get());
-    set_callbacks(curl, exchange, curl_error);
-    set_limits(curl, options);
-    set_security(curl, request, options);
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK) exchange.finish();
-    result = std::move(exchange.result());
-    if (!exchange.failure().empty()) {
-      result.error = where + ": " + exchange.failure();
-    } else if (rc != CURLE_OK) {
-      result.error = where + ": " + explain(curl, rc, curl_error, exchange, request, options);
-    }
+    result = perform(libcurl.api, request, options, sink, where);
   }
   spdlog::debug("{} {}: {} ({} bytes){}", request.method, where, result.status_line(),
                 result.body_size, result.ok() ? "" : ", failed");

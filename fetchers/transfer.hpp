@@ -1,5 +1,6 @@
 // The one piece of code that moves bytes over HTTP(S) with libcurl. The http and s3 fetchers
-// both call transfer(); each turns the status into a FetchResult its own way.
+// both call transfer(); each turns the status into a FetchResult its own way. The first transfer
+// in a process loads libcurl (curl_api.hpp); if it cannot, every transfer fails saying why.
 //
 // A transfer is bounded: options.max_size (checked against Content-Length before the body and
 // again while it streams), connect, stall and total timeouts, options.max_redirects. TLS is

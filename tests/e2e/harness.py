@@ -92,9 +92,9 @@ class Service:
     """A hello master started from a copy of a build, watching a drop folder for updates."""
 
     def __init__(self, test, build="v1", extra_args=(), signed=True, interval="30s",
-                 source="drop/app"):
+                 source="drop/app", env=None):
         """`source` is a URL, or a path relative to the service's folder (only "drop/" is
-        created)."""
+        created). `env`: variables added to the master's environment."""
         self.dir = tempfile.mkdtemp(prefix="molt-e2e-")
         test.addCleanup(shutil.rmtree, self.dir, True)
         self.bin = os.path.join(self.dir, "app")
@@ -110,7 +110,8 @@ class Service:
         args += ["--pubkey", self.pub] if signed else ["--insecure-no-verify"]
         args += list(extra_args)
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None)
         test.addCleanup(self.stop)
         self.log = LogWatcher(self.proc.stderr, os.path.join(self.dir, "master.log"))
         _, m = self.log.wait_for(r"serving build \S+ on 127\.0\.0\.1:(\d+)")

@@ -7,6 +7,8 @@
    line naming the URL and the cause, v1 serves on in the same child, <bin> is untouched, no
    temp file is left, and the next good publication still upgrades.
 4. HTTPS with a CA made here: refused without --ca-file, accepted with it.
+5. libcurl is loaded by the check helper on its first transfer: a hello whose libcurl.so.4 is
+   broken starts and serves, and each check fails with one line saying why.
 
 Checks are triggered by SIGHUP (the services poll every 30 s otherwise), and every wait is on a
 log line, an access log line or an HTTP answer.
@@ -362,6 +364,30 @@ class Https(unittest.TestCase):
         ok, failures = load.finish()
         self.assertEqual(failures, [])
         self.assertTrue(filecmp.cmp(svc.bin, hello_build("v2"), shallow=False))
+
+
+class LibcurlUnloadable(unittest.TestCase):
+    def test_a_broken_libcurl_fails_each_check_and_v1_serves_on(self):
+        # An empty libcurl.so.4 first on the library path: the loader finds it and refuses it.
+        # hello starts all the same (libcurl is not among the libraries loaded at exec).
+        libs = served_folder(self.addCleanup)
+        open(os.path.join(libs, "libcurl.so.4"), "w").close()
+        www = served_folder(self.addCleanup)
+        server = TestServer(www, self.addCleanup)
+        url = server.url("/app")
+        cause = (r"cannot load libcurl\.so\.4: %s: file too short$"
+                 % re.escape(os.path.join(libs, "libcurl.so.4")))
+        svc = Service(self, source=url, env={"LD_LIBRARY_PATH": libs})
+        svc.log.wait_for(error_line(url + ".minisig", cause))
+        v1_pid = svc.id()["pid"]
+        load = Load(svc.port, clients=2)
+        load.wait_for_answers(20)
+        mark = svc.log.mark()
+        publish(svc, "v2", www)
+        check_now(svc)
+        svc.log.wait_for(error_line(url + ".minisig", cause), mark)
+        assert_v1_serves_on(self, svc, v1_pid, load, mark)
+        self.assertEqual(server.requests("/app.minisig"), [])
 
 
 if __name__ == "__main__":
