@@ -134,7 +134,10 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
       outcome.kind = CheckOutcome::Kind::kFailed;
       outcome.message = "check helper: garbled request";
     }
-    if (!write_all(answer_fd, frame(encode(outcome))) || outcome.downloaded) break;
+    // After a transfer, or a failure (whose cause, such as a library that would not load, a
+    // fresh process may not share), the next check gets a new helper.
+    bool fresh_next = outcome.downloaded || outcome.kind == CheckOutcome::Kind::kFailed;
+    if (!write_all(answer_fd, frame(encode(outcome))) || fresh_next) break;
   }
   _exit(0);
 }

@@ -3,9 +3,10 @@
 //
 // It lives on between checks that transfer no artifact: an idle poll then costs the master no
 // fork (fork and the copy-on-write faults that follow it were most of an idle master's CPU), and
-// an HTTP(S) poll reuses the helper's connection. After a check that transferred an artifact it
-// exits, taking whatever the transfer left behind (TLS state, buffers); the next check forks a
-// fresh one from the master, which stays at its floor.
+// an HTTP(S) poll reuses the helper's connection. After a check that transferred an artifact or
+// failed it exits, taking whatever the transfer left behind (TLS state, buffers, libcurl itself)
+// or whatever made it fail; the next check forks a fresh one from the master, which stays at its
+// floor.
 //
 // Over two pipes: the master writes a request (the parts of CheckRequest that change, framed as
 // "<length>\n<bytes>"), the helper answers with one framed outcome. End of file on the request
