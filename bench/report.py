@@ -468,6 +468,11 @@ def why(ul, fp, tr, lat, targets):
         steady_max = {n: med(v["runs"], "steady", "max_ms") for n, v in cf.items()}
         mnames = [n for n, v in cf.items() if v["server"] == "molt"]
         nnames = [n for n, v in cf.items() if v["server"] == "nginx"]
+        loads = []
+        lp = os.path.join(c.OUT, "loadavg.txt")
+        if os.path.exists(lp):
+            loads = [float(l.split()[1]) for l in open(lp) if len(l.split()) > 1]
+        load_median = fmt(c.median(loads), 1) if loads else "?"
         phase_lines = []
         for n in mnames[:2]:
             runs = [r for r in cf[n]["runs"] if r.get("phases")]
@@ -484,18 +489,20 @@ def why(ul, fp, tr, lat, targets):
             "for molt, %s times the steady p99 and %s times the steady p99.9; nginx's binary "
             "upgrade, measured alike in the same run, %s ms. (b) CPU: the client saturates the "
             "server and both share the 2 cores, so whatever else runs in a window takes CPU from "
-            "requests. In a molt window that is: the check helper (at nice 10: it reads, hashes, "
-            "fsyncs and verifies the build into a staged file), then the new child's own start "
-            "from that file (an exec with dynamic loading of the binary's 40 libraries, about 30 "
-            "of which come with libcurl, 12.7k symbol and 38k relative relocations, then the 128 "
-            "threads of `molt::HttpServer`'s pool; %s ms median here without an init delay), "
-            "then the drain. The earlier probe run (a second exec of the same build before the "
-            "child's) is gone. The worst latency of a window is spread over these phases (median "
-            "of the per-window max, per phase: %s). What would narrow it further, in molt's "
-            "code: the library makes every program, master and child, load libcurl and its "
-            "dependencies; loading libcurl with `dlopen` in the check helper only "
-            "(`fetchers/transfer.cpp`) would shorten every child start and lower the master's "
-            "floor.\n" % (
+            "requests. In a molt window that is: the check helper (10 nice levels below the "
+            "master: it reads, hashes, fsyncs and verifies the build into a staged file), then "
+            "the new child's own start from that file (an exec with dynamic loading of its "
+            "libraries, among which libcurl no longer is: the check helper loads it with "
+            "`dlopen`; then the 128 threads of `molt::HttpServer`'s pool; %s ms median here "
+            "without an init delay, on a machine whose load average stood near %s), then the "
+            "drain. The probe run of earlier versions (a second exec of the same build before "
+            "the child's) is gone. The worst latency of a window is spread over these phases "
+            "(median of the per-window max, per phase: %s), and a typical molt window's max is "
+            "%s that of nginx's binary upgrade measured alike. What remains is CPU contention "
+            "that molt cannot remove without changing what it runs: a smaller default pool in "
+            "`molt::HttpServer` would start and stop fewer threads in a window, but it bounds "
+            "how many keep-alive connections are served at once; starting the new child at a "
+            "lower priority would need privileges to raise it again once it serves.\n" % (
                 fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
                 fmt(c.median([med(v["runs"], "windows", "n") for n, v in cf.items()
                               if v["server"] == "molt"]), 0),
@@ -505,7 +512,9 @@ def why(ul, fp, tr, lat, targets):
                 "/".join(fmt(typical[n] / steady[n], 1) for n in mnames if steady[n]),
                 "/".join(fmt(typical[n] / steady999[n], 1) for n in mnames if steady999[n]),
                 "/".join(fmt(typical[n], 0) for n in nnames),
-                fmt(c.median(starts), 0), "; ".join(phase_lines)))
+                fmt(c.median(starts), 0), load_median, "; ".join(phase_lines),
+                "below" if nnames and max(typical[n] for n in mnames) <= min(
+                    typical[n] for n in nnames) else "comparable to"))
     if any(n.startswith("keep-alive clients") for n in missed):
         out.append(
             "**Keep-alive migration.** Some connection got more than one answer from the old "
@@ -531,8 +540,12 @@ def why(ul, fp, tr, lat, targets):
             "(and `curl -o`, `minisign -V` and `sync` one after the other %s ms). Its last byte "
             "was written and hashed after %s ms; then came %s ms more: the fsync of the whole "
             "file (`sync` of curl's copy took %s ms) and the signature check. The download, "
-            "the hash (on a second thread) and the writes overlap; on 2 shared cores the hash "
-            "and curl's own work compete for the same CPU, and the fsync is the disk's.\n" % (
+            "the hash (on a second thread) and the writes overlap, so what remains is the "
+            "download itself running slower than curl's: on 2 shared cores the hash and "
+            "libcurl's own work compete for the same CPU, and the check helper runs 10 nice "
+            "levels below the master (here at 0, where the anchor `curl` ran at the "
+            "benchmark's -10 among other work), by design: checking must not take CPU from "
+            "the serving children.\n" % (
                 fmt(m["molt_verified_ms"], 0), fmt(m["curl_ms"], 0),
                 fmt(m["curl_ms"] + m["minisign_ms"] + m["sync_ms"], 0), fmt(dl, 0),
                 fmt(m["molt_verified_ms"] - dl if dl is not None else None, 0),
