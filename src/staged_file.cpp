@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -20,6 +21,51 @@
 #include "file_names.hpp"
 
 namespace molt {
+
+// The thread of each helper below: it runs `work` whenever `ready()` holds, until stopped.
+// Both are called with `mutex` held; `work` may release the lock around its slow part.
+// `done` is notified after each piece of work. Without a thread (std::thread could not start
+// one) running() is false and the owner does the work itself.
+class Worker {
+ public:
+  std::mutex mutex;
+  std::condition_variable wake;  // to the thread: there may be work, or stop
+  std::condition_variable done;  // to the owner: a piece of work ended
+
+  ~Worker() { stop(); }
+
+  void start(std::function<bool()> ready, std::function<void(std::unique_lock<std::mutex>&)> work) {
+    try {
+      thread_ = std::thread([this, ready = std::move(ready), work = std::move(work)] {
+        std::unique_lock lock(mutex);
+        for (;;) {
+          wake.wait(lock, [&] { return stopping_ || ready(); });
+          if (stopping_) return;
+          work(lock);
+          done.notify_all();
+        }
+      });
+    } catch (const std::system_error&) {
+    }
+  }
+
+  // Joins the thread; the owner calls it first in its destructor, while what `work` uses lives.
+  void stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex);
+      stopping_ = true;
+    }
+    wake.notify_one();
+    thread_.join();
+  }
+
+  bool running() const { return thread_.joinable(); }
+
+ private:
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 // The blocks of a StagedFile, and the thread that hashes them, so that hashing overlaps the
 // download and the write instead of following them. The caller fills a block, hands it to
@@ -32,21 +78,20 @@ class BlockHasher {
   static constexpr std::size_t kBlocks = 4;
 
   BlockHasher() {
-    try {
-      thread_ = std::thread([this] { run(); });
-    } catch (const std::system_error&) {
-    }
+    worker_.start([this] { return !queue_.empty(); },
+                  [this](std::unique_lock<std::mutex>& lock) {
+                    auto [block, size] = queue_.front();
+                    queue_.pop_front();
+                    hashing_ = true;
+                    lock.unlock();
+                    hasher_.update(block, size);
+                    lock.lock();
+                    hashing_ = false;
+                    free_.push_back(block);
+                  });
   }
 
-  ~BlockHasher() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
+  ~BlockHasher() { worker_.stop(); }
 
   BlockHasher(const BlockHasher&) = delete;
   BlockHasher& operator=(const BlockHasher&) = delete;
@@ -66,7 +111,7 @@ class BlockHasher {
 
   // Hashes the first `size` bytes of a block from acquire(), which then becomes free again.
   void hash(char* block, std::size_t size) {
-    if (!thread_.joinable()) {
+    if (!worker_.running()) {
       hasher_.update(block, size);
       std::lock_guard lock(mutex_);
       free_.push_back(block);
@@ -96,34 +141,16 @@ class BlockHasher {
   }
 
  private:
-  void run() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      auto [block, size] = queue_.front();
-      queue_.pop_front();
-      hashing_ = true;
-      lock.unlock();
-      hasher_.update(block, size);
-      lock.lock();
-      hashing_ = false;
-      free_.push_back(block);
-      done_.notify_all();
-    }
-  }
-
   sig::Hasher hasher_;  // the thread's while it hashes, the caller's when nothing is queued
-  std::mutex mutex_;
-  std::condition_variable wake_;  // to the thread: a block is queued, or stop
-  std::condition_variable done_;  // to the caller: a block is hashed and free
   std::unique_ptr<char[]> blocks_[kBlocks];
   std::size_t allocated_ = 0;
   std::vector<char*> free_;
   std::deque<std::pair<char*, std::size_t>> queue_;
   bool hashing_ = false;
-  bool stopping_ = false;
-  std::thread thread_;  // last: started once everything above is constructed
+  Worker worker_;  // started in the constructor body, once every member is constructed
+  std::mutex& mutex_ = worker_.mutex;
+  std::condition_variable& wake_ = worker_.wake;  // a block is queued
+  std::condition_variable& done_ = worker_.done;  // a block is hashed and free
 };
 
 // Makes the file durable as it grows, on a thread of its own: an fsync every kSyncEvery bytes
@@ -138,21 +165,19 @@ class Flusher {
   static constexpr std::uint64_t kSyncEvery = 32 << 20;
 
   Flusher(Sys& sys, int fd) : sys_(sys), fd_(fd) {
-    try {
-      thread_ = std::thread([this] { run(); });
-    } catch (const std::system_error&) {
-    }
+    worker_.start([this] { return written_ - synced_ >= kSyncEvery; },
+                  [this](std::unique_lock<std::mutex>& lock) {
+                    synced_ = written_;
+                    syncing_ = true;
+                    lock.unlock();
+                    int error = sys_.fsync(fd_) == 0 ? 0 : errno;
+                    lock.lock();
+                    if (error != 0 && error_ == 0) error_ = error;
+                    syncing_ = false;
+                  });
   }
 
-  ~Flusher() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
+  ~Flusher() { worker_.stop(); }
 
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
@@ -185,33 +210,16 @@ class Flusher {
   }
 
  private:
-  void run() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || written_ - synced_ >= kSyncEvery; });
-      if (stopping_) return;
-      synced_ = written_;
-      syncing_ = true;
-      lock.unlock();
-      int error = sys_.fsync(fd_) == 0 ? 0 : errno;
-      lock.lock();
-      if (error != 0 && error_ == 0) error_ = error;
-      syncing_ = false;
-      done_.notify_all();
-    }
-  }
-
   Sys& sys_;
   const int fd_;
-  std::mutex mutex_;
-  std::condition_variable wake_;  // to the thread: kSyncEvery more bytes, or stop
-  std::condition_variable done_;  // to the caller: an fsync returned
-  std::uint64_t written_ = 0;     // the file's size
-  std::uint64_t synced_ = 0;      // its size at the last fsync's start
+  std::uint64_t written_ = 0;  // the file's size
+  std::uint64_t synced_ = 0;   // its size at the last fsync's start
   std::atomic<int> error_ = 0;
   bool syncing_ = false;
-  bool stopping_ = false;
-  std::thread thread_;  // last: started once everything above is constructed
+  Worker worker_;  // started in the constructor body, once every member is constructed
+  std::mutex& mutex_ = worker_.mutex;
+  std::condition_variable& wake_ = worker_.wake;  // kSyncEvery more bytes
+  std::condition_variable& done_ = worker_.done;  // an fsync returned
 };
 
 void remove_staged_leftovers(const std::string& bin_path) {
