@@ -189,7 +189,6 @@ std::string encode(const CheckOutcome& o) {
   put(out, o.build_id);
   put(out, o.timestamp ? std::to_string(*o.timestamp) : "");
   put(out, o.staged_path);
-  put(out, o.bad ? "1" : "0");
   put(out, o.retry ? "1" : "0");
   put(out, o.downloaded ? "1" : "0");
   return out;
@@ -197,18 +196,17 @@ std::string encode(const CheckOutcome& o) {
 
 std::optional<CheckOutcome> decode(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, bad, retry, downloaded;
+  std::string kind, timestamp, retry, downloaded;
   CheckOutcome o;
   if (!take(in, kind) || !take(in, o.message) || !take(in, o.signature.etag) ||
       !take(in, o.signature.last_modified) || !take(in, o.artifact.etag) ||
       !take(in, o.artifact.last_modified) || !take(in, o.build_id) || !take(in, timestamp) ||
-      !take(in, o.staged_path) || !take(in, bad) || !take(in, retry) || !take(in, downloaded) ||
-      kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
+      !take(in, o.staged_path) || !take(in, retry) || !take(in, downloaded) || kind.size() != 1 ||
+      kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
   o.kind = static_cast<Kind>(kind[0] - '0');
   if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
-  o.bad = bad == "1";
   o.retry = retry == "1";
   o.downloaded = downloaded == "1";
   return o;

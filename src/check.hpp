@@ -12,7 +12,6 @@
 // a disk and keeps none of what a transfer allocates.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <molt/fetcher.hpp>
 #include <molt/signature.hpp>
@@ -53,7 +52,6 @@ struct CheckOutcome {
   std::string build_id;
   std::optional<std::int64_t> timestamp;
   std::string staged_path;
-  bool bad = false;         // remember build_id as bad
   bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
   bool downloaded = false;  // the artifact was transferred (the helper then exits)
 };

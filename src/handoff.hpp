@@ -15,7 +15,6 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <molt/state.hpp>
 #include <string>
 #include <vector>

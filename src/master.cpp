@@ -1,11 +1,8 @@
 #include "master.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -311,11 +308,13 @@ void Master::install(const Supervisor::Action& action) {
   apply(supervisor_.installed(action.pid, error, Clock::now()));
 }
 
+void Master::drop_staged() {
+  ::unlink(staged_->path.c_str());
+  staged_.reset();
+}
+
 void Master::discard(const Supervisor::Action& action) {
-  if (staged_ && staged_->build_id == action.build_id) {
-    ::unlink(staged_->path.c_str());
-    staged_.reset();
-  }
+  if (staged_ && staged_->build_id == action.build_id) drop_staged();
   if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
   spdlog::error(
       "build {} {}: discarded; build {} serves on and {} is unchanged; it will not be "
@@ -391,7 +390,6 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   signature_seen_ = outcome->signature;
   artifact_seen_ = outcome->artifact;
   retry_ = outcome->retry || outcome->kind == CheckOutcome::Kind::kFailed;
-  if (outcome->bad && !outcome->build_id.empty()) bad_build_ids_.insert(outcome->build_id);
   switch (outcome->kind) {
     case CheckOutcome::Kind::kNothing:
       if (!outcome->message.empty()) {
@@ -414,8 +412,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
       Supervisor::Actions actions = supervisor_.staged(outcome->build_id, Clock::now());
       if (actions.empty()) {
         // A restart or a stop began while it was checked: drop it and look again soon.
-        ::unlink(staged_->path.c_str());
-        staged_.reset();
+        drop_staged();
         signature_seen_ = artifact_seen_ = {};
         retry_ = true;
         schedule_poll(true);

@@ -60,6 +60,7 @@ class Master {
   void spawn(const Supervisor::Action& action);
   void install(const Supervisor::Action& action);
   void discard(const Supervisor::Action& action);
+  void drop_staged();  // removes the staged file and forgets it
   void start_check();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);

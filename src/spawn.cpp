@@ -1,9 +1,7 @@
 // Starting children: fork, set up fds and environment, exec.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
