@@ -12,22 +12,10 @@
 #include <utility>
 
 #include "sys.hpp"
+#include "write_all.hpp"
 
 namespace molt {
 namespace {
-
-bool write_all(int fd, const std::string& bytes) {
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 std::string frame(const std::string& payload) {
   return std::to_string(payload.size()) + "\n" + payload;

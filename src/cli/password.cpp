@@ -10,20 +10,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "write_all.hpp"
+
 namespace molt::cli {
 namespace {
 
 // minisign's PASSWORDMAXBYTES, newline included.
 constexpr std::size_t kMaxPassword = 1023;
-
-void write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 // Reads one line from the terminal with echo off, restoring the terminal afterwards.
 std::optional<std::string> ask(int tty, std::string_view prompt, std::string& error) {
