@@ -87,13 +87,8 @@ TransferRequest S3Fetcher::request(bool signature, const Validator& since,
                                    s3::Clock::time_point now) const {
   const s3::Target& target = signature ? signature_target_ : artifact_target_;
   s3::Request r{"GET", target.host, target.path, {}, headers_};
-  // The date only when there is no ETag: a server may answer 304 to an old enough date though
-  // the ETag differs (s3rver does), and dates have one-second resolution.
-  if (!since.etag.empty()) {
-    r.headers.emplace_back("If-None-Match", since.etag);
-  } else if (!since.last_modified.empty()) {
-    r.headers.emplace_back("If-Modified-Since", since.last_modified);
-  }
+  // Signed with the rest, so added here rather than by transfer().
+  if (auto condition = conditional_header(since)) r.headers.push_back(std::move(*condition));
   if (!settings_.credentials.anonymous()) {
     // A GET has no body: its hash is the empty one, which every S3 implementation accepts.
     s3::add_amz_headers(r, settings_.credentials, now, s3::kEmptyPayloadSha256);

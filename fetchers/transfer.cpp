@@ -323,12 +323,8 @@ bool request_headers(const CurlApi& api, const TransferRequest& request, const H
   std::vector<std::string> lines;
   if (!expand_headers(options.headers, lines, error)) return false;
   lines.insert(lines.end(), request.headers.begin(), request.headers.end());
-  // The date only when there is no ETag (RFC 9110 13.1.3: the ETag decides; dates have
-  // one-second resolution).
-  if (!request.since.etag.empty()) {
-    lines.push_back("If-None-Match: " + request.since.etag);
-  } else if (!request.since.last_modified.empty()) {
-    lines.push_back("If-Modified-Since: " + request.since.last_modified);
+  if (auto condition = conditional_header(request.since)) {
+    lines.push_back(condition->first + ": " + condition->second);
   }
   for (const std::string& line : lines) {
     curl_slist* next = api.slist_append(list.get(), line.c_str());
@@ -407,6 +403,14 @@ std::string TransferResult::status_line() const {
   std::string line = std::to_string(status);
   if (!reason.empty()) line += " " + reason;
   return line;
+}
+
+std::optional<std::pair<std::string, std::string>> conditional_header(const Validator& since) {
+  if (!since.etag.empty()) return std::pair{std::string("If-None-Match"), since.etag};
+  if (!since.last_modified.empty()) {
+    return std::pair{std::string("If-Modified-Since"), since.last_modified};
+  }
+  return std::nullopt;
 }
 
 TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink) {

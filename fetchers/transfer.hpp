@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http_text.hpp"
@@ -47,5 +49,11 @@ struct TransferResult {
 // Sends the request and waits for the whole response. On a 2xx, the body went to `sink`
 // (sink.reset() first); on any other status the sink is untouched.
 TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink);
+
+// The conditional header (name, value) for an object last seen as `since`, none when empty:
+// If-None-Match when there is an ETag, else If-Modified-Since. The date only without an ETag
+// (RFC 9110 13.1.3: the ETag decides): dates have one-second resolution, and a server may
+// answer 304 to an old enough date though the ETag differs (s3rver does).
+std::optional<std::pair<std::string, std::string>> conditional_header(const Validator& since);
 
 }  // namespace molt
