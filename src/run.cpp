@@ -5,40 +5,45 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <molt/molt.hpp>
 
 #include "address.hpp"
+#include "atomic_file.hpp"
 #include "child_state.hpp"
 #include "handoff.hpp"
 #include "listeners.hpp"
 #include "make_fetcher.hpp"
 #include "master.hpp"
+#include "small_file.hpp"
 
 namespace molt {
 namespace {
 
+// spdlog reads an unknown name as "off": a typo would silence every line.
+std::optional<spdlog::level::level_enum> log_level(const std::string& name) {
+  spdlog::level::level_enum level = spdlog::level::from_str(name);
+  if (level == spdlog::level::off && name != "off") return std::nullopt;
+  return level;
+}
+
 void setup_logging(const Config& config, const char* role) {
   auto logger = spdlog::stderr_color_mt(std::string("molt-") + role);
   logger->set_pattern(std::string("%Y-%m-%d %H:%M:%S.%e molt[%P] ") + role + " %^%l%$: %v");
-  logger->set_level(spdlog::level::from_str(config.log_level));
+  logger->set_level(log_level(config.log_level).value_or(spdlog::level::info));
   spdlog::set_default_logger(logger);
 }
 
-std::string read_text(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot read";
-    return {};
-  }
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
 
 // Everything a bad configuration can get wrong is found here, before anything starts.
 std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   MasterSetup setup;
   setup.config = config;
+  if (!log_level(config.log_level)) {
+    error = "log level " + config.log_level +
+            " is unknown: trace, debug, info, warn, error, critical or off";
+    return std::nullopt;
+  }
   if (config.ready_timeout.count() <= 0 || config.drain_timeout.count() <= 0 ||
       config.poll_interval.count() <= 0) {
     error = "timeouts and the poll interval must be greater than zero";
@@ -59,10 +64,17 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     return std::nullopt;
   }
   setup.state_dir = config.state_dir.empty() ? setup.bin_path + ".molt" : config.state_dir;
+  if (error = make_private_dir(setup.state_dir); !error.empty()) {
+    error = "state dir " + error;
+    return std::nullopt;
+  }
   for (const std::string& path : config.pubkeys) {
-    std::string text = read_text(path, error);
-    if (!error.empty()) return std::nullopt;
-    std::optional<sig::PublicKey> key = sig::parse_public_key(text, error);
+    std::optional<std::string> text = read_small_file(path, kMaxKeyFileSize, error);
+    if (!text) {
+      error = "public key " + error;
+      return std::nullopt;
+    }
+    std::optional<sig::PublicKey> key = sig::parse_public_key(*text, error);
     if (!key) {
       error = "public key " + path + ": " + error;
       return std::nullopt;

@@ -2,21 +2,10 @@
 
 #include <fcntl.h>
 
+#include "atomic_file.hpp"
 #include "file_names.hpp"
 
 namespace molt {
-namespace {
-
-std::string fsync_dir(Sys& sys, const std::string& dir) {
-  int fd = sys.open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0) return cause("open", dir);
-  std::string error;
-  if (sys.fsync(fd) != 0) error = cause("fsync", dir);
-  sys.close(fd);
-  return error;
-}
-
-}  // namespace
 
 std::string prev_path(const std::string& bin_path) { return bin_path + ".prev"; }
 
