@@ -45,7 +45,36 @@ class BadConfiguration(unittest.TestCase):
         key = os.path.join(self.dir, "absent.pub")
         line = self.refused("--listen", "127.0.0.1:0", "--source", self.app + ".new",
                             "--pubkey", key)
-        self.assertIn(key + ": cannot read", line)
+        self.assertIn("public key " + key + ": No such file or directory", line)
+
+    def test_public_key_that_is_no_regular_file(self):
+        # Issue 9: a directory aborted the master, a FIFO hung it.
+        fifo = os.path.join(self.dir, "key.fifo")
+        os.mkfifo(fifo)
+        for path, kind in ((self.dir, "a directory"), ("/dev/zero", "a character device"),
+                           (fifo, "a FIFO")):
+            line = self.refused("--listen", "127.0.0.1:0", "--source", self.app + ".new",
+                                "--pubkey", path)
+            self.assertIn("public key %s: is %s, not a regular file" % (path, kind), line)
+
+    def test_unknown_log_level(self):
+        # spdlog reads an unknown name as "off": it silenced the master.
+        line = self.refused("--listen", "127.0.0.1:0", "--log-level", "verbose")
+        self.assertIn("log level verbose is unknown", line)
+
+    def test_state_dir_others_may_write(self):
+        shared = os.path.join(self.dir, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o777)
+        line = self.refused("--listen", "127.0.0.1:0", "--state-dir", shared)
+        self.assertIn("state dir %s: other users may write to it (mode 0777)" % shared, line)
+
+    def test_state_dir_of_another_user(self):
+        other = os.path.join(self.dir, "other")
+        os.mkdir(other, 0o700)
+        os.chown(other, 65534, 65534)
+        line = self.refused("--listen", "127.0.0.1:0", "--state-dir", other)
+        self.assertIn("state dir %s: owned by uid 65534" % other, line)
 
     def test_unsupported_source(self):
         line = self.refused("--listen", "127.0.0.1:0", "--source", "ftp://example/app",
