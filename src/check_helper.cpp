@@ -17,6 +17,13 @@
 namespace molt {
 namespace {
 
+// After a transfer, or a failure (whose cause, such as a library that would not load, a fresh
+// process may not share), the helper exits and the next check gets a new one. Both sides decide
+// it from the outcome, so the master never hands a request to a helper that is on its way out.
+bool helper_retires_after(const CheckOutcome& outcome) {
+  return outcome.downloaded || outcome.kind == CheckOutcome::Kind::kFailed;
+}
+
 std::string frame(const std::string& payload) {
   return std::to_string(payload.size()) + "\n" + payload;
 }
@@ -122,10 +129,7 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
       outcome.kind = CheckOutcome::Kind::kFailed;
       outcome.message = "check helper: garbled request";
     }
-    // After a transfer, or a failure (whose cause, such as a library that would not load, a
-    // fresh process may not share), the next check gets a new helper.
-    bool fresh_next = outcome.downloaded || outcome.kind == CheckOutcome::Kind::kFailed;
-    if (!write_all(answer_fd, frame(encode(outcome))) || fresh_next) break;
+    if (!write_all(answer_fd, frame(encode(outcome))) || helper_retires_after(outcome)) break;
   }
   _exit(0);
 }
@@ -146,7 +150,13 @@ CheckHelper::Answer CheckHelper::read() {
   }
   if (std::optional<std::string> payload = take_frame(answer_)) {
     checking_ = false;
-    return {.complete = true, .outcome = decode(*payload)};
+    std::optional<CheckOutcome> outcome = decode(*payload);
+    if (!outcome || helper_retires_after(*outcome)) {
+      // It exits on its own (the master reaps it as any child); the next check forks anew.
+      close_pipes();
+      pid_ = -1;
+    }
+    return {.complete = true, .outcome = std::move(outcome)};
   }
   if (!ended) return {};
   checking_ = false;  // the helper died mid-check

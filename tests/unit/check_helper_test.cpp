@@ -36,6 +36,7 @@ class CheckHelperTest : public ::testing::Test {
   // Runs one check to its answer, waiting on the helper's descriptor.
   CheckHelper::Answer check(const CheckRequest& request = {}) {
     EXPECT_EQ(helper_->start(request, {}), "");
+    started_pid_ = helper_->pid();
     for (;;) {
       pollfd p{helper_->fd(), POLLIN, 0};
       if (::poll(&p, 1, 30'000) != 1) {
@@ -53,6 +54,7 @@ class CheckHelperTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  pid_t started_pid_ = -1;  // the helper the last check() went to
   std::unique_ptr<FileFetcher> fetcher_;
   std::optional<CheckHelper> helper_;
 };
@@ -77,8 +79,11 @@ TEST_F(CheckHelperTest, ExitsAfterATransferAndTheNextCheckForksAnew) {
   ASSERT_EQ(staged.outcome->kind, CheckOutcome::Kind::kStaged) << staged.outcome->message;
   EXPECT_TRUE(staged.outcome->downloaded);
   EXPECT_TRUE(fs::exists(staged.outcome->staged_path));
-  pid_t first = helper_->pid();
-  reap(first);  // it exits by itself after a transfer
+  // It exits by itself after a transfer, and the master knows it from the answer: it no
+  // longer counts as the helper, so no request can reach it on its way out.
+  pid_t first = started_pid_;
+  EXPECT_EQ(helper_->pid(), -1);
+  ASSERT_EQ(::waitpid(first, nullptr, 0), first);
 
   std::string error;
   CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
