@@ -12,7 +12,8 @@
 //   conn       slot number (keep-alive: the same client connection slot across reconnects)
 //   result     HTTP status, or an error: connect, reset, eof, write, timeout
 //   tag        the word after "hello from " in the body (the BuildID), "-" if none
-// It stops issuing requests after --duration seconds or --max-requests requests, waits for the
+// It stops issuing requests after --duration seconds, --max-requests requests or a SIGINT/SIGTERM
+// (a bench that decides when it has seen enough), waits for the
 // ones in flight (each bounded by --timeout-ms), prints a one-line JSON summary and exits.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +35,9 @@
 #include <vector>
 
 namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop(int) { g_stop = 1; }
 
 int64_t now_ns(clockid_t clock) {
   timespec ts;
@@ -289,6 +294,8 @@ int main(int argc, char** argv) {
   request_text = "GET " + opt.path + " HTTP/1.1\r\nHost: " + opt.host + ":" +
                  std::to_string(opt.port) + "\r\nUser-Agent: molt-loadgen\r\n" +
                  (opt.keepalive ? "" : "Connection: close\r\n") + "\r\n";
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   std::vector<Conn> conns(size_t(opt.connections));
   const int64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -298,7 +305,7 @@ int main(int argc, char** argv) {
   std::vector<epoll_event> events(size_t(opt.connections) + 1);
   for (;;) {
     int64_t now = now_ns(CLOCK_MONOTONIC);
-    if (!stopping && (now >= stop_at || started >= opt.max_requests)) stopping = true;
+    if (!stopping && (now >= stop_at || started >= opt.max_requests || g_stop)) stopping = true;
     bool busy = false;
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];

@@ -616,8 +616,14 @@ def main():
     md.extend(body)
     md.append("Raw figures of every run: `bench/out/%s/*.json` (not committed); the master logs "
               "of each run beside them.\n" % os.path.basename(c.OUT.rstrip("/")))
+    text = "\n".join(md)
+    # The soak (bench/soak.py, run on its own) owns a section of its own: keep it.
+    old = open(results_md).read() if os.path.exists(results_md) else ""
+    begin, end = "<!-- soak: written by bench/soak.py -->", "<!-- /soak -->"
+    if begin in old and end in old:
+        text += "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     with open(results_md, "w") as f:
-        f.write("\n".join(md))
+        f.write(text)
     print("wrote", results_md)
 
 

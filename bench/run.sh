@@ -4,7 +4,9 @@
 #   bench/run.sh            the full run (about 13 minutes on 2 cores): bench/RESULTS.md
 #   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
 #                           bench/out/quick/RESULTS.md, nothing committed is touched
-#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency
+#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, soak
+#                                     (soak, 500 upgrades under load, runs only when named: it
+#                                     writes its own section of RESULTS.md)
 #   BENCH_NICE=-10                    run every benchmark process at that nice value (on a shared
 #                                     machine, so that the figures show molt and nginx rather
 #                                     than the neighbours; RESULTS.md says so)
@@ -112,6 +114,7 @@ has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.
 has footprint && { say "== 2. master footprint"; python3 "$HERE/master_footprint.py"; }
 has transfer && { say "== 3. transfer"; bash "$HERE/transfer.sh"; }
 has latency && { say "== 4. upgrade latency"; python3 "$HERE/upgrade_latency.py"; }
+has soak && { say "== 5. soak"; python3 "$HERE/soak.py" "$RESULTS"; }
 END=$(date +%s)
 python3 - <<EOF
 import json, os, sys
@@ -123,5 +126,5 @@ m["total"] = "%d min %02d s" % divmod($END - $START, 60)
 m["loadavg_end"] = open("/proc/loadavg").read().split()[0]
 c.write_json("meta.json", m)
 EOF
-python3 "$HERE/report.py" "$RESULTS" "$PLOTS"
+[ "$ONLY" = soak ] || python3 "$HERE/report.py" "$RESULTS" "$PLOTS"
 say "done in $(( (END - START) / 60 )) min $(( (END - START) % 60 )) s: $RESULTS"
