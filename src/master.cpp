@@ -14,6 +14,7 @@
 #include <random>
 #include <utility>
 
+#include "child_groups.hpp"
 #include "handoff.hpp"
 #include "staged_file.hpp"
 #include "state_file.hpp"
@@ -192,6 +193,12 @@ void Master::reap() {
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}", pid,
                 it->second.build_id, how);
     children_.erase(it);
+    // A generation ends with its leader: what it left (workers that ignored the drain signal)
+    // would answer for the old build. As systemd does with a unit's remaining processes.
+    if (::kill(-pid, SIGKILL) == 0) {
+      spdlog::warn("child {} left processes in its process group: killed them", pid);
+    }
+    record_child_groups();
     apply(supervisor_.child_exited(pid, how, Clock::now()));
   }
 }
@@ -228,7 +235,8 @@ void Master::apply(const Supervisor::Actions& actions) {
         } else {
           spdlog::info("draining child {} ({})", action.pid, action.reason);
         }
-        ::kill(action.pid, action.signal);
+        // The whole group: a child's own workers drain, or die, with it.
+        ::kill(-action.pid, action.signal);
         break;
       case Kind::kRollback: {
         std::string error = roll_back(real_sys(), setup_.bin_path);
@@ -283,7 +291,9 @@ void Master::spawn(const Supervisor::Action& action) {
   } else {
     spdlog::info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
                  from_staged ? ", from the staged file" : "");
-    children_.emplace(pid, ChildSlot{generation_, build_id, std::move(*notify)});
+    children_.emplace(
+        pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(pid)});
+    record_child_groups();
   }
   apply(supervisor_.spawned(pid, build_id, Clock::now(), error));
 }
@@ -306,6 +316,14 @@ void Master::install(const Supervisor::Action& action) {
     staged_.reset();
   }
   apply(supervisor_.installed(action.pid, error, Clock::now()));
+}
+
+void Master::record_child_groups() {
+  std::vector<ChildGroup> groups;
+  for (const auto& [pid, slot] : children_) groups.push_back({pid, slot.start_ticks});
+  if (std::string error = save_child_groups(real_sys(), setup_.state_dir, groups); !error.empty()) {
+    spdlog::warn("state: {}", error);
+  }
 }
 
 void Master::drop_staged() {

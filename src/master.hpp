@@ -50,6 +50,7 @@ class Master {
     unsigned generation = 0;
     std::string build_id;
     NotifySocket notify;
+    std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
   };
 
   bool setup_signals();
@@ -61,6 +62,7 @@ class Master {
   void install(const Supervisor::Action& action);
   void discard(const Supervisor::Action& action);
   void drop_staged();  // removes the staged file and forgets it
+  void record_child_groups();
   void start_check();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);

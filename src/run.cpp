@@ -9,11 +9,13 @@
 
 #include "address.hpp"
 #include "atomic_file.hpp"
+#include "child_groups.hpp"
 #include "child_state.hpp"
 #include "handoff.hpp"
 #include "listeners.hpp"
 #include "make_fetcher.hpp"
 #include "master.hpp"
+#include "master_lock.hpp"
 #include "small_file.hpp"
 
 namespace molt {
@@ -68,6 +70,10 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     error = "state dir " + error;
     return std::nullopt;
   }
+  // Before anything touches the binary's folder, the state or the ports.
+  if (take_master_lock(setup.state_dir, setup.bin_path, error) < 0) return std::nullopt;
+  // What a crashed predecessor's children left would hold the ports this master binds.
+  for (const std::string& line : kill_leftover_groups(setup.state_dir)) spdlog::warn("{}", line);
   for (const std::string& path : config.pubkeys) {
     std::optional<std::string> text = read_small_file(path, kMaxKeyFileSize, error);
     if (!text) {

@@ -1,5 +1,6 @@
 // Starting children: fork, set up fds and environment, exec.
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -111,6 +112,9 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error) {
     return -1;
   }
   if (pid > 0) {
+    // The child does it too: whichever runs first, the group exists before the master can
+    // signal it (it may fail once the child has exec'd, which is fine).
+    ::setpgid(pid, pid);
     // Until the exec happened or failed: a binary that cannot run at all (wrong architecture,
     // not executable) is said here, with its cause. Its exit is reaped like any other.
     ::close(report[1]);
@@ -139,8 +143,16 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error) {
   for (std::size_t i = 0; i < moved.size(); ++i) {
     if (moved[i] < 0 || ::dup2(moved[i], kFirstListenFd + static_cast<int>(i)) < 0) _exit(126);
   }
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull == 0) {
+    ::fcntl(0, F_SETFD, 0);
+  } else if (devnull > 0) {
+    ::dup2(devnull, 0);  // fd 0 loses close-on-exec; the copy closes at exec
+  }
+  // fds 0-2 and the listeners, nothing else: whatever the master or its own parent had open
+  // closes at exec (the report pipe too, which is how the master learns the exec happened).
+  ::close_range(static_cast<unsigned>(kFirstListenFd + static_cast<int>(moved.size())), ~0U,
+                CLOSE_RANGE_CLOEXEC);
   fill_pid(image.env[image.listen_pid_index], ::getpid());
   image.finalize();
   exec_or_die(image, request.path, report[1]);

@@ -9,9 +9,14 @@
 #define HELLO_CRASH ""
 #endif
 
+#ifndef HELLO_WORKER
+#define HELLO_WORKER ""
+#endif
+
 namespace hello {
 
 const char* const kInitDelay = HELLO_INIT_DELAY;
 const char* const kCrash = HELLO_CRASH;
+const char* const kWorker = HELLO_WORKER;
 
 }  // namespace hello

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "build_info.hpp"
+#include "unruly_worker.hpp"
 
 namespace {
 
@@ -37,6 +38,9 @@ int serve(molt::State& state, molt::Duration init_delay) {
     return 3;
   }
   std::this_thread::sleep_for(init_delay);
+  if (std::string_view(hello::kWorker) == "unruly" && !state.listeners().empty()) {
+    hello::fork_unruly_worker(state.listeners().front().fd, state.build_id());
+  }
   const std::string greeting = "hello from " + state.build_id() + "\n";
   molt::HttpServer server;
   server.Get("/", [&](const httplib::Request&, httplib::Response& res) {

@@ -19,7 +19,8 @@ MOLT = os.path.join(BUILD, "molt")
 
 
 def hello_build(name):
-    """Path of a test build of examples/hello: v1, v2, v3, v2_slow, v2_crash, v2_fragile."""
+    """Path of a test build of examples/hello: v1, v2, v3, v2_slow, v2_crash, v2_fragile,
+    v1_worker (forks a worker that ignores the drain signal)."""
     return os.path.join(BUILD, "examples", "hello_" + name)
 
 
@@ -92,7 +93,7 @@ class Service:
     """A hello master started from a copy of a build, watching a drop folder for updates."""
 
     def __init__(self, test, build="v1", extra_args=(), signed=True, interval="30s",
-                 source="drop/app", env=None):
+                 source="drop/app", env=None, pass_fds=()):
         """`source` is a URL, or a path relative to the service's folder (only "drop/" is
         created). `env`: variables added to the master's environment."""
         self.dir = tempfile.mkdtemp(prefix="molt-e2e-")
@@ -110,13 +111,17 @@ class Service:
         args += ["--pubkey", self.pub] if signed else ["--insecure-no-verify"]
         args += list(extra_args)
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     start_new_session=True,
+                                     start_new_session=True, pass_fds=pass_fds,
                                      env=dict(os.environ, **env) if env else None)
         test.addCleanup(self.stop)
         self.log = LogWatcher(self.proc.stderr, os.path.join(self.dir, "master.log"))
         _, m = self.log.wait_for(r"serving build \S+ on 127\.0\.0\.1:(\d+)")
         self.port = int(m.group(1))
         self.wait_ready(build_id_of(build))
+
+    def master_args(self):
+        """The master's command line, to start another master on the same binary."""
+        return self.proc.args
 
     def wait_ready(self, build_id, start=0, timeout=30):
         return self.log.wait_for(r"child (\d+) \(build %s\) is ready" % re.escape(build_id),
@@ -211,7 +216,7 @@ class Service:
 
 def build_id_of(build):
     return {"v1": "v1", "v2": "v2", "v3": "v3", "v2_slow": "v2-slow", "v2_crash": "v2-crash",
-            "v2_fragile": "v2-fragile"}[build]
+            "v2_fragile": "v2-fragile", "v1_worker": "v1-worker"}[build]
 
 
 def children_of_dir(directory):
