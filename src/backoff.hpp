@@ -1,4 +1,5 @@
-// Exponential backoff for restarting a child that keeps exiting.
+// Exponential backoff: restarting a child that keeps exiting, downloading again an artifact that
+// did not match its signature.
 #pragma once
 
 #include <chrono>

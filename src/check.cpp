@@ -89,7 +89,25 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     if (!sig::find_key(request.keys, *signature, error)) {
       return out.done(Kind::kRefused, source + ".minisig: " + error);
     }
+    // Nothing in the comment counts before its own signature checks: a forged comment could
+    // otherwise trigger a download or a decision ("already running", "downgrade").
+    const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
+    if (std::string bad = sig::verify_comment(*key, *signature); !bad.empty()) {
+      return out.done(Kind::kRefused, source + ".minisig: refused: " + bad);
+    }
     comment = sig::parse_trusted_comment(signature->trusted_comment);
+    if (!comment.timestamp && !request.allow_downgrade) {
+      return out.done(Kind::kRefused,
+                      source +
+                          ".minisig: refused: its trusted comment has no timestamp, so it could "
+                          "be replayed for ever (molt sign and minisign -S write one; "
+                          "--allow-downgrade accepts such signatures)");
+    }
+    out.result.signature_text = sink.bytes();
+    if (sink.bytes() == request.failed_signature) {
+      if (request.failed_signature_waits) return out.done(Kind::kNothing);
+      artifact_since = {};  // the last read of it may have been torn: read it whole again
+    }
     out.result.build_id = comment.build_id;
     out.result.timestamp = comment.timestamp;
     if (!comment.build_id.empty()) {
@@ -129,7 +147,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
     error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
                                  : sig::verify_file(*key, *signature, staged.path());
-    if (!error.empty()) return out.done(Kind::kFailed, source + ": " + error);
+    if (!error.empty()) {
+      out.result.verify_failed = true;
+      return out.done(Kind::kFailed, source + ": " + error);
+    }
   }
 
   std::string error;
@@ -191,17 +212,20 @@ std::string encode(const CheckOutcome& o) {
   put(out, o.staged_path);
   put(out, o.retry ? "1" : "0");
   put(out, o.downloaded ? "1" : "0");
+  put(out, o.signature_text);
+  put(out, o.verify_failed ? "1" : "0");
   return out;
 }
 
 std::optional<CheckOutcome> decode(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, retry, downloaded;
+  std::string kind, timestamp, retry, downloaded, verify_failed;
   CheckOutcome o;
   if (!take(in, kind) || !take(in, o.message) || !take(in, o.signature.etag) ||
       !take(in, o.signature.last_modified) || !take(in, o.artifact.etag) ||
       !take(in, o.artifact.last_modified) || !take(in, o.build_id) || !take(in, timestamp) ||
-      !take(in, o.staged_path) || !take(in, retry) || !take(in, downloaded) || kind.size() != 1 ||
+      !take(in, o.staged_path) || !take(in, retry) || !take(in, downloaded) ||
+      !take(in, o.signature_text) || !take(in, verify_failed) || kind.size() != 1 ||
       kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
@@ -209,6 +233,7 @@ std::optional<CheckOutcome> decode(const std::string& bytes) {
   if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
   o.retry = retry == "1";
   o.downloaded = downloaded == "1";
+  o.verify_failed = verify_failed == "1";
   return o;
 }
 
@@ -223,13 +248,15 @@ std::string encode_changes(const CheckRequest& r) {
   put(out, r.artifact_seen.last_modified);
   put(out, r.retry ? "1" : "0");
   put(out, r.high_water ? std::to_string(*r.high_water) : "");
+  put(out, r.failed_signature);
+  put(out, r.failed_signature_waits ? "1" : "0");
   return out;
 }
 
 bool decode_changes(const std::string& bytes, CheckRequest& into) {
   std::string_view in = bytes;
   CheckRequest r = into;
-  std::string count, retry, high_water;
+  std::string count, retry, high_water, waits;
   std::size_t n = 0;
   if (!take(in, r.running_build_id) || !take(in, count) ||
       std::from_chars(count.data(), count.data() + count.size(), n).ec != std::errc()) {
@@ -243,9 +270,11 @@ bool decode_changes(const std::string& bytes, CheckRequest& into) {
   }
   if (!take(in, r.signature_seen.etag) || !take(in, r.signature_seen.last_modified) ||
       !take(in, r.artifact_seen.etag) || !take(in, r.artifact_seen.last_modified) ||
-      !take(in, retry) || !take(in, high_water)) {
+      !take(in, retry) || !take(in, high_water) || !take(in, r.failed_signature) ||
+      !take(in, waits)) {
     return false;
   }
+  r.failed_signature_waits = waits == "1";
   r.retry = retry == "1";
   r.high_water.reset();
   if (!high_water.empty()) r.high_water = std::stoll(high_water);

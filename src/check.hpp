@@ -32,7 +32,12 @@ struct CheckRequest {
   Validator artifact_seen;   // the artifact judged last time
   bool retry = false;        // the last check failed for a reason a changed object may fix
   std::optional<std::int64_t> high_water;  // signing time of the running build
-  std::vector<sig::PublicKey> keys;        // empty: unsigned artifacts are accepted
+  // After an artifact failed to verify under this signature (its text): the next tries download
+  // it whole, never trusting the validator of what may have been a torn read...
+  std::string failed_signature;
+  // ...but not before the master's backoff says so: meanwhile this signature is left alone.
+  bool failed_signature_waits = false;
+  std::vector<sig::PublicKey> keys;  // empty: unsigned artifacts are accepted
   bool allow_downgrade = false;
   std::uint64_t max_size = 1ull << 30;
 };
@@ -52,8 +57,10 @@ struct CheckOutcome {
   std::string build_id;
   std::optional<std::int64_t> timestamp;
   std::string staged_path;
-  bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
-  bool downloaded = false;  // the artifact was transferred (the helper then exits)
+  std::string signature_text;  // the .minisig, verified: kept beside <bin> once installed
+  bool verify_failed = false;  // the artifact did not match its (verified) signature
+  bool retry = false;          // incomplete (one half of a pair is missing): look at both next time
+  bool downloaded = false;     // the artifact was transferred (the helper then exits)
 };
 
 CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys);

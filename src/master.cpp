@@ -50,12 +50,30 @@ Master::Master(MasterSetup setup)
     : setup_(std::move(setup)), supervisor_(settings_from(setup_.config)) {
   std::string error;
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
-  high_water_ = load_high_water(setup_.state_dir);
+  load_floor();
   if (setup_.fetcher) {
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
                                                    .allow_downgrade = setup_.config.allow_downgrade,
                                                    .max_size = setup_.config.http.max_size});
+  }
+}
+
+void Master::load_floor() {
+  std::string state_error, installed_error;
+  std::optional<std::int64_t> state = load_high_water(setup_.state_dir, state_error);
+  std::optional<std::int64_t> installed =
+      installed_signature_time(setup_.bin_path, setup_.keys, installed_error);
+  high_water_ = std::max(state, installed);
+  if (!installed_error.empty()) spdlog::warn("state: {}", installed_error);
+  if (state_error.empty()) return;
+  if (installed) {
+    spdlog::error("state: {}; the downgrade floor comes from {} alone", state_error,
+                  signature_path(setup_.bin_path));
+  } else if (!setup_.config.allow_downgrade) {
+    floor_error_ = "state: " + state_error +
+                   "; no downgrade floor can be trusted, so no build is taken until the file is "
+                   "repaired or removed (or --allow-downgrade)";
   }
 }
 
@@ -301,18 +319,18 @@ void Master::spawn(const Supervisor::Action& action) {
 void Master::install(const Supervisor::Action& action) {
   std::string error = "no staged build " + action.build_id;
   if (staged_ && staged_->build_id == action.build_id) {
-    error = molt::install(real_sys(), staged_->path, setup_.bin_path);
+    // The floor is durable before the build is: a crash in between cannot reopen a downgrade.
+    error = staged_->timestamp ? save_high_water(real_sys(), setup_.state_dir, *staged_->timestamp)
+                               : std::string();
+    if (error.empty()) {
+      error = molt::install(real_sys(), staged_->path, setup_.bin_path, staged_->signature_text);
+    }
   }
   if (error.empty()) {
     spdlog::info("installed build {} as {} (build {} kept as {})", action.build_id, setup_.bin_path,
                  running_build_id_, prev_path(setup_.bin_path));
     running_build_id_ = action.build_id;
-    if (staged_->timestamp) {
-      high_water_ = staged_->timestamp;
-      if (std::string e = save_high_water(setup_.state_dir, *high_water_); !e.empty()) {
-        spdlog::warn("state: {}", e);
-      }
-    }
+    if (staged_->timestamp) high_water_ = std::max(high_water_, staged_->timestamp);
     staged_.reset();
   }
   apply(supervisor_.installed(action.pid, error, Clock::now()));
@@ -379,12 +397,21 @@ void Master::maybe_check(TimePoint now) {
 }
 
 void Master::start_check() {
+  if (!floor_error_.empty()) {
+    bool news = floor_error_ != last_waiting_message_;
+    spdlog::log(news ? spdlog::level::err : spdlog::level::debug, "{}", floor_error_);
+    last_waiting_message_ = floor_error_;
+    schedule_poll(false);
+    return;
+  }
   CheckRequest request{.running_build_id = running_build_id_,
                        .bad_build_ids = bad_build_ids_,
                        .signature_seen = signature_seen_,
                        .artifact_seen = artifact_seen_,
                        .retry = retry_,
-                       .high_water = high_water_};
+                       .high_water = high_water_,
+                       .failed_signature = failed_signature_,
+                       .failed_signature_waits = Clock::now() < full_download_at_};
   if (std::string error = checker_->start(request, own_fds()); !error.empty()) {
     spdlog::error("check: {}", error);
     schedule_poll(true);
@@ -405,9 +432,28 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     return;
   }
   schedule_poll(outcome->kind == CheckOutcome::Kind::kFailed);
+  if (outcome->verify_failed) {
+    if (outcome->signature_text != failed_signature_) full_download_backoff_.reset();
+    failed_signature_ = outcome->signature_text;
+    std::chrono::milliseconds wait = full_download_backoff_.next();
+    full_download_at_ = Clock::now() + wait;
+    spdlog::error("{}; next full download in {}", outcome->message, format_duration(wait));
+    signature_seen_ = outcome->signature;
+    artifact_seen_ = {};
+    retry_ = true;
+    last_waiting_message_.clear();
+    return;
+  }
+  if (!outcome->signature_text.empty() && outcome->signature_text != failed_signature_) {
+    failed_signature_.clear();  // another signature: the pair is judged afresh
+    full_download_backoff_.reset();
+  }
   signature_seen_ = outcome->signature;
   artifact_seen_ = outcome->artifact;
-  retry_ = outcome->retry || outcome->kind == CheckOutcome::Kind::kFailed;
+  // While a pair that failed to verify waits for its next full download, the signature is read
+  // whole at each poll, so the check can tell it is still the same one.
+  retry_ =
+      outcome->retry || outcome->kind == CheckOutcome::Kind::kFailed || !failed_signature_.empty();
   switch (outcome->kind) {
     case CheckOutcome::Kind::kNothing:
       if (!outcome->message.empty()) {
@@ -426,7 +472,8 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
       spdlog::info("{}", outcome->message);
       if (setup_.keys.empty())
         spdlog::warn("build {} was not signature-checked", outcome->build_id);
-      staged_ = Staged{outcome->staged_path, outcome->build_id, outcome->timestamp};
+      staged_ = Staged{outcome->staged_path, outcome->build_id, outcome->timestamp,
+                       outcome->signature_text};
       Supervisor::Actions actions = supervisor_.staged(outcome->build_id, Clock::now());
       if (actions.empty()) {
         // A restart or a stop began while it was checked: drop it and look again soon.

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backoff.hpp"
 #include "check.hpp"
 #include "check_helper.hpp"
 #include "notify_socket.hpp"
@@ -54,6 +55,7 @@ class Master {
   };
 
   bool setup_signals();
+  void load_floor();
   void handle_signals();
   void reap();
   void handle_notify(pid_t pid, ChildSlot& slot);
@@ -91,11 +93,19 @@ class Master {
   std::string last_waiting_message_;  // "waiting for ..." is said once, not at every poll
   std::set<std::string> bad_build_ids_;
   std::optional<std::int64_t> high_water_;
+  std::string floor_error_;  // no downgrade floor can be trusted: every check is refused
+  // An artifact that failed to verify under this signature is downloaded again only after a
+  // backoff (1 s doubling to 5 min): a torn read recovers within a step, a broken or hostile
+  // pair costs a bounded number of downloads an hour.
+  std::string failed_signature_;
+  Backoff full_download_backoff_{std::chrono::seconds(1), std::chrono::minutes(5)};
+  TimePoint full_download_at_{};
   // A verified build in a staged file, run by the candidate until it is ready and installed.
   struct Staged {
     std::string path;
     std::string build_id;
     std::optional<std::int64_t> timestamp;
+    std::string signature_text;  // kept beside <bin> once installed
   };
   std::optional<Staged> staged_;
 };

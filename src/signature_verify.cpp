@@ -54,6 +54,11 @@ constexpr const char* kFileSignatureFailed =
 
 }  // namespace
 
+std::string verify_comment(const PublicKey& key, const Signature& sig) {
+  if (auto error = check_key_id(key, sig); !error.empty()) return error;
+  return check_comment(key, sig);
+}
+
 std::string verify_digest(const PublicKey& key, const Signature& sig, const Digest& digest) {
   if (auto error = check_key_id(key, sig); !error.empty()) return error;
   if (!sig.prehashed) {

@@ -1,45 +1,65 @@
 #include "state_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <charconv>
+
+#include "atomic_file.hpp"
+#include "small_file.hpp"
+#include "swap.hpp"
 
 namespace molt {
 namespace {
 
+constexpr std::size_t kMaxStateFileSize = 64 * 1024;
+
 std::string file_in(const std::string& state_dir) { return state_dir + "/high-water"; }
+
+// The file's text, nullopt when it is absent (no error) or cannot be read (`error`).
+std::optional<std::string> read_state(const std::string& path, std::string& error) {
+  std::optional<std::string> text = read_small_file(path, kMaxStateFileSize, error);
+  if (!text && errno == ENOENT) error.clear();
+  return text;
+}
 
 }  // namespace
 
-std::optional<std::int64_t> load_high_water(const std::string& state_dir) {
-  std::ifstream in(file_in(state_dir));
+std::optional<std::int64_t> load_high_water(const std::string& state_dir, std::string& error) {
+  const std::string path = file_in(state_dir);
+  std::optional<std::string> text = read_state(path, error);
+  if (!text) return std::nullopt;
+  std::string_view digits = *text;
+  if (digits.ends_with('\n')) digits.remove_suffix(1);
   std::int64_t timestamp = 0;
-  if (in >> timestamp) return timestamp;
-  return std::nullopt;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), timestamp);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      timestamp < 0) {
+    error = path + ": not a signing time (damaged?)";
+    return std::nullopt;
+  }
+  return timestamp;
 }
 
-std::string save_high_water(const std::string& state_dir, std::int64_t timestamp) {
-  std::string path = file_in(state_dir);
-  std::string tmp = path + ".tmp";
-  auto fail = [&](const std::string& what) {
-    return what + " " + tmp + ": " + std::strerror(errno);
-  };
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return "create " + state_dir + ": " + std::strerror(errno);
+std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t timestamp) {
+  return write_file_atomically(sys, file_in(state_dir), std::to_string(timestamp) + "\n");
+}
+
+std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
+                                                     const std::vector<sig::PublicKey>& keys,
+                                                     std::string& error) {
+  const std::string path = signature_path(bin_path);
+  std::optional<std::string> text = read_state(path, error);
+  if (!text) return std::nullopt;
+  std::optional<sig::Signature> signature = sig::parse_signature(*text, error);
+  const sig::PublicKey* key = signature ? sig::find_key(keys, *signature, error) : nullptr;
+  if (key) error = sig::verify_comment(*key, *signature);
+  if (!key || !error.empty()) {
+    error = path + ": " + error;
+    return std::nullopt;
   }
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail("open");
-  std::string text = std::to_string(timestamp) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  std::string error = ok ? "" : fail("write");
-  ::close(fd);
-  if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) error = fail("rename");
-  return error;
+  std::optional<std::int64_t> timestamp =
+      sig::parse_trusted_comment(signature->trusted_comment).timestamp;
+  if (!timestamp) error = path + ": its trusted comment has no timestamp";
+  return timestamp;
 }
 
 }  // namespace molt

@@ -1,15 +1,28 @@
-// What the master remembers across restarts: the signing time of the running build, the
-// high-water mark against downgrades. One small file, replaced atomically.
+// The downgrade floor: the signing time of the newest build installed, remembered across
+// restarts twice over, so that losing one copy never means "no floor":
+//   <state-dir>/high-water   the time itself, written durably before a build is installed;
+//   <bin>.minisig            the installed build's signature, written with the swap; its time
+//                            counts only when its trusted comment verifies with a pinned key.
 #pragma once
 
 #include <cstdint>
+#include <molt/signature.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "sys.hpp"
 
 namespace molt {
 
-std::optional<std::int64_t> load_high_water(const std::string& state_dir);
-// Returns an empty string on success, else one line naming the file and the cause.
-std::string save_high_water(const std::string& state_dir, std::int64_t timestamp);
+// Absent: nullopt and no error. Unreadable or not a time: nullopt and `error` (one line).
+std::optional<std::int64_t> load_high_water(const std::string& state_dir, std::string& error);
+// Empty on success, else one line naming the file and the cause.
+std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t timestamp);
+
+// The signing time in <bin>.minisig, as load_high_water reports.
+std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
+                                                     const std::vector<sig::PublicKey>& keys,
+                                                     std::string& error);
 
 }  // namespace molt

@@ -2,20 +2,27 @@
 //
 //   stage:   a StagedFile (staged_file.hpp) at <dir>/.<name>.molt-XXXXXX
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
-//            rename staged -> <bin>, fsync <dir>
-//   rollback: rename <bin>.prev -> <bin>, fsync <dir>
+//            the same for <bin>.minisig -> <bin>.prev.minisig, write the new build's signature
+//            as <bin>.minisig (atomically), rename staged -> <bin>, fsync <dir>
+//   rollback: rename <bin>.prev -> <bin> and <bin>.prev.minisig -> <bin>.minisig, fsync <dir>
+// <bin>.minisig is the installed build's signature: the downgrade floor survives a lost state
+// dir (state_file.hpp).
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "sys.hpp"
 
 namespace molt {
 
 // Each returns an empty string on success, else one line naming the step and the cause.
-std::string install(Sys& sys, const std::string& staged_path, const std::string& bin_path);
+// `signature`: the staged build's .minisig text (empty: an unsigned build).
+std::string install(Sys& sys, const std::string& staged_path, const std::string& bin_path,
+                    std::string_view signature = {});
 std::string roll_back(Sys& sys, const std::string& bin_path);
 
 std::string prev_path(const std::string& bin_path);
+std::string signature_path(const std::string& bin_path);
 
 }  // namespace molt

@@ -76,6 +76,9 @@ std::string key_id_to_string(const KeyId& key_id);
 // (key id, file signature, comment signature).
 // For "ED" signatures: `digest` is BLAKE2b-512 of the artifact.
 std::string verify_digest(const PublicKey& key, const Signature& sig, const Digest& digest);
+// The trusted comment alone (the global signature over signature | comment), which needs no file:
+// what a poll may trust before anything is downloaded.
+std::string verify_comment(const PublicKey& key, const Signature& sig);
 // For either algorithm: reads the file at `path` (legacy "Ed" needs the whole message).
 std::string verify_file(const PublicKey& key, const Signature& sig, const std::string& path);
 // Picks the key whose id matches the signature among `keys`; error if none.

@@ -119,6 +119,27 @@ class Service:
         self.port = int(m.group(1))
         self.wait_ready(build_id_of(build))
 
+    def restart(self, kill=False):
+        """Stops the master (SIGTERM and its drain, or SIGKILL) and starts it again on the same
+        binary, state dir and port; returns once a child is ready."""
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30 * PATIENCE)
+        self.log.thread.join(timeout=10)
+        self.proc.stderr.close()
+        self.log.echo.close()
+        args = ["127.0.0.1:%d" % self.port if a == "127.0.0.1:0" else a for a in self.proc.args]
+        for pid in children_of_dir(self.dir):  # a killed master's children drain on their own
+            wait_for_exit(pid)
+        self.restarts = getattr(self, "restarts", 0) + 1
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.log = LogWatcher(self.proc.stderr,
+                              os.path.join(self.dir, "master-%d.log" % self.restarts))
+        self.log.wait_for(r"child \d+ \(build \S+\) is ready")
+
     def master_args(self):
         """The master's command line, to start another master on the same binary."""
         return self.proc.args

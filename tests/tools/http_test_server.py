@@ -16,7 +16,9 @@ silence), endless (a body that never ends, 1 KiB every 50 ms, no Content-Length)
 (the file with no Content-Length, ended by closing), huge-length (a 1 TB Content-Length),
 redirect (302 to /<path>), redirect-loop (302 to itself), redirect-http (302 to the same
 path over http://), gzip (the file gzipped, Content-Encoding: gzip), corrupt-gzip (a gzip
-header and then garbage, Content-Encoding: gzip).
+header and then garbage, Content-Encoding: gzip), torn (the first half of the file as a whole
+200 answer, under the whole file's ETag and Last-Modified: an object read while it was being
+uploaded, as some S3 servers serve it; conditional requests are answered 304 as for the file).
 
 Usage: http_test_server.py --root DIR [--cert CERT --key KEY] [--port N]
 """
@@ -178,6 +180,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"", length=10**12)
             self.wfile.flush()
             return self.wait_for_close()
+        if mode == "torn" and full:
+            st = os.stat(full)
+            headers = {"ETag": '"%x-%x"' % (st.st_mtime_ns, st.st_size),
+                       "Last-Modified": email.utils.formatdate(int(st.st_mtime), usegmt=True)}
+            if self.unchanged(headers["ETag"], int(st.st_mtime)):
+                return self.reply(304, b"", headers)
+            return self.reply(200, data[: len(data) // 2], headers)
         if mode == "redirect":
             return self.redirect(path)
         if mode == "redirect-loop":
