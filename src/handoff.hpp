@@ -4,7 +4,7 @@
 //   LISTEN_FDS=<n>            the listeners are fds 3 .. 3+n-1, in Config::listen order
 //   LISTEN_PID=<child pid>    so a grandchild does not take them for its own
 //   LISTEN_FDNAMES=a:b        one name per fd
-//   NOTIFY_SOCKET=@molt/<master pid>/<generation>   send READY=1, STOPPING=1, STATUS=...
+//   NOTIFY_SOCKET=<state-dir>/run/notify-<generation>   send READY=1, STOPPING=1, STATUS=...
 //   MOLT_ROLE=child
 //   MOLT_GENERATION=<n>       MOLT_MASTER_PID=<pid>
 // Signals: the drain signal (SIGTERM by default) tells a child to stop accepting, finish what
@@ -36,8 +36,9 @@ struct SpawnRequest {
   int drain_signal = 15;
 };
 
-// Forks and executes a child. Returns its pid, or -1 with `error` set.
-pid_t spawn_child(const SpawnRequest& request, std::string& error);
+// Forks and executes a child. Returns its pid, or -1 with `error` set; `exec_failed` says
+// whether the file itself could not be executed (rather than a pipe or fork failing).
+pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_failed);
 
 // This process's arguments, as the master re-executes them.
 std::vector<std::string> own_argv();

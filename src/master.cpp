@@ -9,11 +9,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <molt/build_id.hpp>
 #include <molt/duration.hpp>
 #include <random>
 #include <utility>
 
+#include "atomic_file.hpp"
 #include "child_groups.hpp"
 #include "handoff.hpp"
 #include "staged_file.hpp"
@@ -51,11 +53,37 @@ Master::Master(MasterSetup setup)
   std::string error;
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
   load_floor();
+  prepare_notify_dir();
   if (setup_.fetcher) {
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
                                                    .allow_downgrade = setup_.config.allow_downgrade,
                                                    .max_size = setup_.config.http.max_size});
+  }
+}
+
+// The children's notify sockets live in <state-dir>/run (private: the state dir is this user's),
+// emptied of a killed master's sockets; a state dir too deep for a socket path gets a private
+// folder in the runtime dir instead, removed at exit.
+void Master::prepare_notify_dir() {
+  notify_dir_ = setup_.state_dir + "/run";
+  if (notify_dir_.size() <= max_notify_dir_length()) {
+    if (std::string error = make_private_dir(notify_dir_); !error.empty()) {
+      spdlog::error("notify sockets: {}", error);
+    }
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(notify_dir_, ec)) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+    return;
+  }
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  std::string pattern = std::string(runtime && *runtime ? runtime : "/tmp") + "/molt-XXXXXX";
+  if (::mkdtemp(pattern.data())) {
+    notify_dir_ = pattern;
+    own_notify_dir_ = true;
+  } else {
+    spdlog::error("notify sockets: mkdtemp {}: {}", pattern, std::strerror(errno));
   }
 }
 
@@ -79,6 +107,8 @@ void Master::load_floor() {
 
 Master::~Master() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
+  children_.clear();  // their sockets go with them
+  if (own_notify_dir_) ::rmdir(notify_dir_.c_str());
 }
 
 bool Master::setup_signals() {
@@ -160,6 +190,7 @@ int Master::poll_timeout(TimePoint now) const {
   if (checker_ && !checker_->checking() && !supervisor_.busy()) {
     consider(next_poll_);
     if (settle_at_) consider(*settle_at_);
+    if (full_download_due_) consider(full_download_at_);
   }
   if (!next) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
@@ -222,7 +253,12 @@ void Master::reap() {
 }
 
 void Master::handle_notify(pid_t pid, ChildSlot& slot) {
-  for (const auto& message : slot.notify.receive()) {
+  for (const NotifySocket::Message& m : slot.notify.receive(pid)) {
+    if (!m.from_group) {
+      warn_foreign_sender(pid, slot, m);
+      continue;
+    }
+    const auto& message = m.fields;
     if (auto it = message.find("STATUS"); it != message.end()) {
       spdlog::info("child {} status: {}", pid, it->second);
     }
@@ -233,6 +269,21 @@ void Master::handle_notify(pid_t pid, ChildSlot& slot) {
       apply(supervisor_.child_ready(pid, Clock::now()));
     }
   }
+}
+
+// A message from outside the child's process group could make a build look ready that is not:
+// dropped, and said once per 10 s per child, so a flood cannot flood the log.
+void Master::warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m) {
+  ++slot.foreign_messages;
+  TimePoint now = Clock::now();
+  if (slot.foreign_warned != TimePoint{} && now - slot.foreign_warned < std::chrono::seconds(10)) {
+    return;
+  }
+  slot.foreign_warned = now;
+  spdlog::warn(
+      "dropped {} message(s) to child {}'s notify socket from pid {} (uid {}): not a process of "
+      "the child's group",
+      std::exchange(slot.foreign_messages, 0), child, m.pid, m.uid);
 }
 
 void Master::apply(const Supervisor::Actions& actions) {
@@ -293,8 +344,9 @@ void Master::spawn(const Supervisor::Action& action) {
   std::string build_id = from_staged ? staged_->build_id : running_build_id_;
   std::string error;
   ++generation_;
-  std::optional<NotifySocket> notify = NotifySocket::create(::getpid(), generation_, error);
+  std::optional<NotifySocket> notify = NotifySocket::create(notify_dir_, generation_, error);
   pid_t pid = -1;
+  bool exec_failed = false;
   if (notify) {
     handoff::SpawnRequest request{.path = path,
                                   .argv = setup_.argv,
@@ -302,7 +354,7 @@ void Master::spawn(const Supervisor::Action& action) {
                                   .notify_socket = notify->name(),
                                   .generation = generation_,
                                   .drain_signal = setup_.config.drain_signal};
-    pid = handoff::spawn_child(request, error);
+    pid = handoff::spawn_child(request, error, exec_failed);
   }
   if (pid < 0) {
     spdlog::error("cannot start child: {}", error);
@@ -313,7 +365,9 @@ void Master::spawn(const Supervisor::Action& action) {
         pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(pid)});
     record_child_groups();
   }
-  apply(supervisor_.spawned(pid, build_id, Clock::now(), error));
+  // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
+  // here is the machine's, and the build is tried again.
+  apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid >= 0 || exec_failed));
 }
 
 void Master::install(const Supervisor::Action& action) {
@@ -351,6 +405,14 @@ void Master::drop_staged() {
 
 void Master::discard(const Supervisor::Action& action) {
   if (staged_ && staged_->build_id == action.build_id) drop_staged();
+  if (!action.blame_build) {
+    spdlog::error("build {} {}; not the build's fault: it will be tried again", action.build_id,
+                  action.reason);
+    signature_seen_ = artifact_seen_ = {};
+    retry_ = true;
+    schedule_poll(true);
+    return;
+  }
   if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
   spdlog::error(
       "build {} {}: discarded; build {} serves on and {} is unchanged; it will not be "
@@ -391,6 +453,10 @@ void Master::maybe_check(TimePoint now) {
     check_requested_ = true;
   }
   if (now >= next_poll_) check_requested_ = true;
+  if (full_download_due_ && now >= full_download_at_) {
+    full_download_due_ = false;
+    check_requested_ = true;
+  }
   if (!check_requested_) return;
   check_requested_ = false;
   start_check();
@@ -437,6 +503,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     failed_signature_ = outcome->signature_text;
     std::chrono::milliseconds wait = full_download_backoff_.next();
     full_download_at_ = Clock::now() + wait;
+    full_download_due_ = true;
     spdlog::error("{}; next full download in {}", outcome->message, format_duration(wait));
     signature_seen_ = outcome->signature;
     artifact_seen_ = {};
@@ -447,6 +514,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   if (!outcome->signature_text.empty() && outcome->signature_text != failed_signature_) {
     failed_signature_.clear();  // another signature: the pair is judged afresh
     full_download_backoff_.reset();
+    full_download_due_ = false;
   }
   signature_seen_ = outcome->signature;
   artifact_seen_ = outcome->artifact;

@@ -52,10 +52,14 @@ class Master {
     std::string build_id;
     NotifySocket notify;
     std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
+    int foreign_messages = 0;       // dropped since the last warning
+    TimePoint foreign_warned{};
   };
 
   bool setup_signals();
   void load_floor();
+  void prepare_notify_dir();
+  void warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m);
   void handle_signals();
   void reap();
   void handle_notify(pid_t pid, ChildSlot& slot);
@@ -78,6 +82,8 @@ class Master {
   std::string running_build_id_;  // the build at the install path
   int signal_fd_ = -1;
   std::map<pid_t, ChildSlot> children_;
+  std::string notify_dir_;
+  bool own_notify_dir_ = false;
   unsigned generation_ = 0;
   bool announced_ready_ = false;
   std::optional<int> exit_code_;
@@ -100,6 +106,7 @@ class Master {
   std::string failed_signature_;
   Backoff full_download_backoff_{std::chrono::seconds(1), std::chrono::minutes(5)};
   TimePoint full_download_at_{};
+  bool full_download_due_ = false;  // a check is owed at full_download_at_
   // A verified build in a staged file, run by the candidate until it is ready and installed.
   struct Staged {
     std::string path;

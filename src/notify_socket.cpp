@@ -12,6 +12,10 @@
 namespace molt {
 namespace {
 
+constexpr std::size_t kMaxDatagram = 4096;
+constexpr const char* kPrefix = "/notify-";
+constexpr std::size_t kMaxGenerationDigits = 10;
+
 socklen_t make_address(const std::string& name, sockaddr_un& sa) {
   sa = {};
   sa.sun_family = AF_UNIX;
@@ -34,13 +38,24 @@ std::map<std::string, std::string> parse_message(std::string_view text) {
 
 }  // namespace
 
-std::optional<NotifySocket> NotifySocket::create(int master_pid, unsigned generation,
+std::size_t max_notify_dir_length() {
+  return sizeof(sockaddr_un::sun_path) - 1 - std::strlen(kPrefix) - kMaxGenerationDigits;
+}
+
+std::optional<NotifySocket> NotifySocket::create(const std::string& dir, unsigned generation,
                                                  std::string& error) {
-  std::string name = "@molt/" + std::to_string(master_pid) + "/" + std::to_string(generation);
+  std::string name = dir + kPrefix + std::to_string(generation);
+  if (dir.size() > max_notify_dir_length()) {
+    error = "notify socket " + name + ": path too long for a unix socket";
+    return std::nullopt;
+  }
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
   sockaddr_un sa;
   socklen_t length = make_address(name, sa);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), length) != 0) {
+  ::unlink(name.c_str());  // a killed master's socket: the folder is ours alone
+  if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&sa), length) != 0) {
     error = "notify socket " + name + ": " + std::strerror(errno);
     if (fd >= 0) ::close(fd);
     return std::nullopt;
@@ -53,26 +68,67 @@ NotifySocket::NotifySocket(NotifySocket&& other) noexcept
 
 NotifySocket& NotifySocket::operator=(NotifySocket&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    release();
     fd_ = std::exchange(other.fd_, -1);
     name_ = std::move(other.name_);
   }
   return *this;
 }
 
-NotifySocket::~NotifySocket() {
-  if (fd_ >= 0) ::close(fd_);
+NotifySocket::~NotifySocket() { release(); }
+
+void NotifySocket::release() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(name_.c_str());
+  fd_ = -1;
 }
 
-std::vector<std::map<std::string, std::string>> NotifySocket::receive() {
-  std::vector<std::map<std::string, std::string>> messages;
-  char buffer[4096];
+std::vector<NotifySocket::Message> NotifySocket::receive(pid_t leader) {
+  std::vector<Message> messages;
+  char buffer[kMaxDatagram];
+  // Room for the credentials and as many fds as one datagram can carry (SCM_MAX_FD).
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 253)];
   for (;;) {
-    ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    iovec iov{buffer, sizeof buffer};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) break;
-    messages.push_back(parse_message(std::string_view(buffer, static_cast<std::size_t>(n))));
+    Message message;
+    bool has_sender = false;
+    std::vector<int> fds;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_RIGHTS) {
+        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+          fds.push_back(fd);
+        }
+      } else if (c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        message.pid = cred.pid;
+        message.uid = cred.uid;
+        has_sender = true;
+      }
+    }
+    message.from_group = has_sender && sent_by_group(message.pid, leader);
+    for (int fd : fds) ::close(fd);
+    if ((msg.msg_flags & MSG_TRUNC) || !has_sender) continue;
+    message.fields = parse_message(std::string_view(buffer, static_cast<std::size_t>(n)));
+    messages.push_back(std::move(message));
   }
   return messages;
+}
+
+bool sent_by_group(pid_t sender, pid_t leader) {
+  return sender > 0 && leader > 0 && (sender == leader || ::getpgid(sender) == leader);
 }
 
 bool notify(const std::string& socket_name, const std::string& message) {

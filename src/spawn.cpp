@@ -83,7 +83,8 @@ std::vector<std::string> own_argv() {
   return argv;
 }
 
-pid_t spawn_child(const SpawnRequest& request, std::string& error) {
+pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_failed) {
+  exec_failed = false;
   ExecImage image;
   image.args = request.argv;
   image.env = inherited_env();
@@ -126,6 +127,7 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error) {
     ::close(report[0]);
     if (n == static_cast<ssize_t>(sizeof cause)) {
       error = "exec " + request.path + ": " + std::strerror(cause);
+      exec_failed = true;
       return -1;
     }
     return pid;

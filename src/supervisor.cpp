@@ -14,7 +14,7 @@ Supervisor::Actions Supervisor::start(TimePoint) {
 }
 
 Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now,
-                                        const std::string& error) {
+                                        const std::string& error, bool build_at_fault) {
   Pending pending = std::exchange(pending_, Pending::kNone);
   Child child{.pid = pid,
               .build_id = build_id,
@@ -23,7 +23,7 @@ Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, 
               .upgrade = pending_upgrade_};
   if (pending == Pending::kCandidate) {
     candidate_ = child;
-    if (pid < 0) return fail_candidate("could not be started: " + error, now);
+    if (pid < 0) return fail_candidate("could not be started: " + error, now, build_at_fault);
     return {};
   }
   if (pid < 0) {
@@ -192,7 +192,8 @@ const std::string& Supervisor::current_build_id() const {
   return current_ ? current_->build_id : kNone;
 }
 
-Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint now) {
+Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint now,
+                                               bool build_at_fault) {
   Child failed = *std::exchange(candidate_, std::nullopt);
   Actions actions;
   if (!failed.killed && failed.pid > 0) {
@@ -201,7 +202,10 @@ Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint
     actions.push_back({.kind = Kind::kSignal, .pid = failed.pid, .signal = SIGKILL, .reason = why});
   }
   if (failed.upgrade) {
-    actions.push_back({.kind = Kind::kDiscard, .build_id = failed.build_id, .reason = why});
+    actions.push_back({.kind = Kind::kDiscard,
+                       .build_id = failed.build_id,
+                       .reason = why,
+                       .blame_build = build_at_fault});
   }
   if (!current_ && !stopping_) restart_at_ = now + backoff_.next();
   return actions;

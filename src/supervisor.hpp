@@ -56,7 +56,8 @@ class Supervisor {
     int signal = 0;
     std::string build_id;
     int code = 0;
-    std::string reason;  // for the log line
+    std::string reason;       // for the log line
+    bool blame_build = true;  // kDiscard: false when the machine failed, not the build
   };
   using Actions = std::vector<Action>;
 
@@ -65,9 +66,10 @@ class Supervisor {
 
   Actions start(TimePoint now);
   // The result of a kSpawn: the child's pid (or -1 and why: it could not be started) and its
-  // build.
+  // build. `build_at_fault`: false when the start failed for the machine's reasons (a socket,
+  // a fork), so a staged build is dropped without being marked bad.
   Actions spawned(pid_t pid, const std::string& build_id, TimePoint now,
-                  const std::string& error = {});
+                  const std::string& error = {}, bool build_at_fault = true);
   Actions child_ready(pid_t pid, TimePoint now);
   Actions child_exited(pid_t pid, const std::string& how, TimePoint now);
   // A new verified build waits in a staged file. Nothing (empty actions) while busy().
@@ -96,7 +98,7 @@ class Supervisor {
   };
   enum class Pending { kNone, kCurrent, kCandidate };
 
-  Actions fail_candidate(const std::string& why, TimePoint now);
+  Actions fail_candidate(const std::string& why, TimePoint now, bool build_at_fault = true);
   Actions promote(Child ready, TimePoint now);
   Actions drain(Child child, TimePoint now, const std::string& why);
   Actions maybe_exit();

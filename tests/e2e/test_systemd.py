@@ -31,7 +31,8 @@ class SystemdNotify(unittest.TestCase):
         # A child never sees the service manager's socket: it is given its own.
         with open("/proc/%d/environ" % svc.id()["pid"], "rb") as f:
             env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
-        self.assertTrue(env[b"NOTIFY_SOCKET"].startswith(b"@molt/%d/" % svc.proc.pid))
+        self.assertTrue(env[b"NOTIFY_SOCKET"].startswith(svc.bin.encode() + b".molt/run/notify-"),
+                        env[b"NOTIFY_SOCKET"])
 
 
 if __name__ == "__main__":

@@ -148,10 +148,24 @@ TEST_F(SupervisorTest, CandidateThatCannotBeInstalledIsKilledAndOldChildServesOn
 TEST_F(SupervisorTest, CandidateThatCannotBeStartedIsDiscardedByName) {
   serve_v1();
   ASSERT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
-  Actions actions = sup_.spawned(-1, "v2", now_);
+  Actions actions = sup_.spawned(-1, "v2", now_, "exec: Exec format error");
   ASSERT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_EQ(actions.back().build_id, "v2");
+  EXPECT_TRUE(actions.back().blame_build);
   EXPECT_EQ(sup_.current_pid(), 100);
+}
+
+TEST_F(SupervisorTest, CandidateThatTheMachineCouldNotStartIsNotBlamed) {
+  // A notify socket, a pipe or a fork that failed is not the build's fault: its staged file is
+  // dropped without marking it bad, so the next check stages it again.
+  serve_v1();
+  ASSERT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
+  Actions actions = sup_.spawned(-1, "v2", now_, "notify socket: No space left on device", false);
+  ASSERT_TRUE(has(actions, Kind::kDiscard));
+  EXPECT_FALSE(actions.back().blame_build);
+  EXPECT_EQ(sup_.current_pid(), 100);
+  EXPECT_FALSE(sup_.busy());
+  EXPECT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
 }
 
 TEST_F(SupervisorTest, RestartCandidateIsPromotedWithoutAnInstall) {
