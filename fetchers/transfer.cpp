@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <memory>
@@ -248,7 +249,7 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
 
 // Says why curl gave up, in words about the transfer rather than about curl.
 std::string explain(const Easy& curl, CURLcode rc, const char* curl_error, const Exchange& exchange,
-                    const TransferRequest& request, const HttpOptions& options) {
+                    const HttpOptions& options) {
   std::string detail = curl_error[0] ? curl_error : curl.api.easy_strerror(rc);
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: {
@@ -268,17 +269,6 @@ std::string explain(const Easy& curl, CURLcode rc, const char* curl_error, const
                std::to_string(*exchange.content_length()) + " bytes";
       }
       return "body ended early";
-    case CURLE_TOO_MANY_REDIRECTS:
-      return "more than " + std::to_string(options.max_redirects) + " redirects (max_redirects)";
-    case CURLE_UNSUPPORTED_PROTOCOL: {
-      // After a refused redirect, the URL curl was on is the one it was sent to.
-      char* target = nullptr;
-      curl.get(CURLINFO_EFFECTIVE_URL, &target);
-      if (target && is_https(request.url) && !is_https(target)) {
-        return "refused redirect from https to " + redact_url(target);
-      }
-      return detail;
-    }
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -296,33 +286,28 @@ std::string explain(const Easy& curl, CURLcode rc, const char* curl_error, const
 void set_limits(const Easy& curl, const HttpOptions& options) {
   curl.set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
   curl.set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
-  if (options.stall_timeout.count() > 0) {
-    // A backstop for Exchange::on_progress; curl counts whole seconds, so round up.
-    long stall_s = static_cast<long>((options.stall_timeout.count() + 999) / 1000);
-    curl.set(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl.set(CURLOPT_LOW_SPEED_TIME, stall_s);
-  }
-  if (options.max_redirects > 0) {
-    curl.set(CURLOPT_FOLLOWLOCATION, 1L);
-    curl.set(CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
-  }
+  // No CURLOPT_LOW_SPEED_*: curl averages the speed over its window, so a byte every 3 s read
+  // as a stall of a 5 s limit (below 1 byte/s). Exchange::on_progress counts from the last
+  // byte instead; curl calls it at least once a second.
 }
 
-void set_security(const Easy& curl, const TransferRequest& request, const HttpOptions& options) {
+void set_security(const Easy& curl, const HttpOptions& options) {
   curl.set(CURLOPT_PROTOCOLS_STR, "http,https");
-  // Once on https, stay there: a redirect to http would drop the transport's integrity.
-  curl.set(CURLOPT_REDIR_PROTOCOLS_STR, is_https(request.url) ? "https" : "http,https");
   curl.set(CURLOPT_SSL_VERIFYPEER, 1L);
   curl.set(CURLOPT_SSL_VERIFYHOST, 2L);
   if (!options.ca_file.empty()) curl.set(CURLOPT_CAINFO, options.ca_file.c_str());
 }
 
-// options.headers, then the request's own, then the conditional ones.
+// options.headers, then the request's own, then the conditional ones. The first two may carry
+// credentials: they go only to the origin the request was made for (`at_origin`), never to
+// where a redirect leads (libcurl itself would strip only Authorization and Cookie).
 bool request_headers(const CurlApi& api, const TransferRequest& request, const HttpOptions& options,
-                     HeaderList& list, std::string& error) {
+                     bool at_origin, HeaderList& list, std::string& error) {
   std::vector<std::string> lines;
-  if (!expand_headers(options.headers, lines, error)) return false;
-  lines.insert(lines.end(), request.headers.begin(), request.headers.end());
+  if (at_origin) {
+    if (!expand_headers(options.headers, lines, error)) return false;
+    lines.insert(lines.end(), request.headers.begin(), request.headers.end());
+  }
   if (auto condition = conditional_header(request.since)) {
     lines.push_back(condition->first + ": " + condition->second);
   }
@@ -366,35 +351,91 @@ void set_callbacks(const Easy& curl, Exchange& exchange, char* curl_error) {
   curl.set(CURLOPT_BUFFERSIZE, kReceiveBuffer);
 }
 
-// transfer() once libcurl is loaded; `where` is the redacted URL.
-TransferResult perform(const CurlApi& api, const TransferRequest& request,
-                       const HttpOptions& options, Sink& sink, const std::string& where) {
+// "https://host:port" of a URL, lower-cased, with the scheme's default port made explicit, so
+// that two spellings of one origin compare equal.
+std::string origin_of(std::string_view url) {
+  std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::string scheme(url.substr(0, scheme_end));
+  std::string_view rest = url.substr(scheme_end + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string host(authority);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t bracket = host.rfind(']');
+  std::size_t colon = host.rfind(':');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+    host += scheme == "https" ? ":443" : ":80";
+  }
+  return scheme + "://" + host;
+}
+
+// One request/response on `url`; a redirect's target, if any, in `location`.
+TransferResult perform_hop(const CurlApi& api, CURL* handle, const TransferRequest& request,
+                           const HttpOptions& options, Sink& sink, const std::string& where,
+                           bool at_origin, std::string& location) {
   TransferResult result;
-  CURL* handle = reusable_handle(api);
   HeaderList headers(nullptr, api.slist_free_all);
   std::string why;
-  if (!handle) {
-    result.error = where + ": cannot initialise libcurl";
-  } else if (!request_headers(api, request, options, headers, why)) {
+  if (!request_headers(api, request, options, at_origin, headers, why)) {
     result.error = where + ": " + why;
-  } else {
-    const Easy curl{api, handle};
-    Exchange exchange(request, options, sink);
-    char curl_error[CURL_ERROR_SIZE] = {};
-    set_request(curl, request, headers.get());
-    set_callbacks(curl, exchange, curl_error);
-    set_limits(curl, options);
-    set_security(curl, request, options);
-    CURLcode rc = api.easy_perform(handle);
-    if (rc == CURLE_OK) exchange.finish();
-    result = std::move(exchange.result());
-    if (!exchange.failure().empty()) {
-      result.error = where + ": " + exchange.failure();
-    } else if (rc != CURLE_OK) {
-      result.error = where + ": " + explain(curl, rc, curl_error, exchange, request, options);
-    }
+    return result;
+  }
+  api.easy_reset(handle);  // the previous hop's options go; its connection stays cached
+  const Easy curl{api, handle};
+  Exchange exchange(request, options, sink);
+  char curl_error[CURL_ERROR_SIZE] = {};
+  set_request(curl, request, headers.get());
+  set_callbacks(curl, exchange, curl_error);
+  set_limits(curl, options);
+  set_security(curl, options);
+  CURLcode rc = api.easy_perform(handle);
+  if (rc == CURLE_OK) exchange.finish();
+  result = std::move(exchange.result());
+  if (!exchange.failure().empty()) {
+    result.error = where + ": " + exchange.failure();
+  } else if (rc != CURLE_OK) {
+    result.error = where + ": " + explain(curl, rc, curl_error, exchange, options);
+  } else if (result.status >= 300 && result.status < 400 && result.status != 304) {
+    char* target = nullptr;
+    curl.get(CURLINFO_REDIRECT_URL, &target);
+    location = target ? target : "";
   }
   return result;
+}
+
+// transfer() once libcurl is loaded; `where` is the redacted URL. Redirects are followed here,
+// hop by hop, so that each hop decides which headers it may carry.
+TransferResult perform(const CurlApi& api, const TransferRequest& request,
+                       const HttpOptions& options, Sink& sink, const std::string& where) {
+  CURL* handle = reusable_handle(api);
+  if (!handle) return TransferResult{.error = where + ": cannot initialise libcurl"};
+  const std::string origin = origin_of(request.url);
+  TransferRequest hop = request;
+  for (int redirects = 0;; ++redirects) {
+    std::string location;
+    TransferResult result =
+        perform_hop(api, handle, hop, options, sink, where, origin_of(hop.url) == origin, location);
+    if (location.empty() || options.max_redirects <= 0) return result;
+    if (redirects >= options.max_redirects) {
+      result.error = where + ": more than " + std::to_string(options.max_redirects) +
+                     " redirects (max_redirects)";
+      return result;
+    }
+    // Once on https, stay there: a redirect to http would drop the transport's integrity.
+    bool allowed =
+        is_https(location) || (!is_https(request.url) && istarts_with(location, "http://"));
+    if (!allowed) {
+      result.error = where + ": refused redirect from " +
+                     std::string(is_https(request.url) ? "https" : "http") + " to " +
+                     redact_url(location);
+      return result;
+    }
+    hop.url = location;
+  }
 }
 
 }  // namespace

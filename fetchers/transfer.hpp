@@ -4,7 +4,9 @@
 //
 // A transfer is bounded: options.max_size (checked against Content-Length before the body and
 // again while it streams), connect, stall and total timeouts, options.max_redirects. TLS is
-// always verified; a redirect never leaves https. A 2xx body goes to the Sink as it arrives,
+// always verified; a redirect never leaves https, and the configured headers and the request's
+// own (credentials) go only to the request's origin, never to another host a redirect names.
+// A 2xx body goes to the Sink as it arrives,
 // gunzipped on the way when the URL path ends in ".gz" or the server says Content-Encoding: gzip.
 #pragma once
 

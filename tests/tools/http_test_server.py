@@ -11,10 +11,10 @@ A path misbehaves in one of two ways:
 GET /_control/requests returns the requests served so far (method, path, headers) as JSON.
 
 Modes: 404, 500, 503-then-200 (the first request gets 503, the next ones the file),
-short (half the body, then close, with the whole Content-Length), stall (half the body, then
+trickle (the first 4 bytes, one every 1.5 s), short (half the body, then close, with the whole Content-Length), stall (half the body, then
 silence), endless (a body that never ends, 1 KiB every 50 ms, no Content-Length), no-length
 (the file with no Content-Length, ended by closing), huge-length (a 1 TB Content-Length),
-redirect (302 to /<path>), redirect-loop (302 to itself), redirect-http (302 to the same
+redirect (302 to /<path>), redirect-to=<origin> (302 to <origin>/<path>), redirect-loop (302 to itself), redirect-http (302 to the same
 path over http://), gzip (the file gzipped, Content-Encoding: gzip), corrupt-gzip (a gzip
 header and then garbage, Content-Encoding: gzip), torn (the first half of the file as a whole
 200 answer, under the whole file's ETag and Last-Modified: an object read while it was being
@@ -168,6 +168,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "endless":
             return self.endless()
+        if mode == "trickle":  # 4 bytes, one every 1.5 s: slow, but never silent for 2 s
+            self.send_response(200)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            for byte in data[:4]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1.5)  # pacing the server's output, not waiting for the client
+            return
         if mode == "no-length":
             self.close_connection = True
             self.send_response(200)
@@ -187,6 +196,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.unchanged(headers["ETag"], int(st.st_mtime)):
                 return self.reply(304, b"", headers)
             return self.reply(200, data[: len(data) // 2], headers)
+        if mode.startswith("redirect-to="):  # another origin: "redirect-to=http://host:port"
+            return self.redirect(mode[len("redirect-to="):] + path)
         if mode == "redirect":
             return self.redirect(path)
         if mode == "redirect-loop":

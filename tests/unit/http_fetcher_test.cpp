@@ -211,6 +211,17 @@ TEST_F(PythonServerTest, AStalledBodyFails) {
   EXPECT_EQ(result.error, url("/_mode/stall/app") + ": stalled: no data for 1s (stall_timeout)");
 }
 
+TEST_F(PythonServerTest, ASlowBodyIsNoStall) {
+  // A byte every 1.5 s with a 2 s stall timeout: slow, never silent for 2 s. (libcurl's own
+  // low-speed check, an average over its window, called this a stall.)
+  HttpOptions options = bounded();
+  options.stall_timeout = Duration{2'000};
+  options.total_timeout = Duration{30'000};
+  FetchResult result = download("/_mode/trickle/app", options);
+  ASSERT_EQ(result.status, Status::kChanged) << result.error;
+  EXPECT_EQ(sink_.data(), kArtifact.substr(0, 4));
+}
+
 TEST_F(PythonServerTest, ABodyThatNeverEndsHitsTheTotalTimeout) {
   HttpOptions options = bounded();
   options.stall_timeout = Duration{1'000};
