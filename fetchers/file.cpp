@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+
+#include "small_file.hpp"
 
 namespace molt {
 namespace {
@@ -18,8 +21,8 @@ std::string validator_of(const struct stat& st) {
 
 }  // namespace
 
-FileFetcher::FileFetcher(std::string path)
-    : path_(std::move(path)), signature_path_(path_ + ".minisig") {
+FileFetcher::FileFetcher(std::string path, Duration read_timeout)
+    : path_(std::move(path)), signature_path_(path_ + ".minisig"), read_timeout_(read_timeout) {
   std::size_t slash = path_.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
   base_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
@@ -67,7 +70,8 @@ FetchResult FileFetcher::download(const Validator& since, Sink& sink) {
 
 FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, Sink& sink) {
   FetchResult result;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: a FIFO opens at once (and is then refused) instead of waiting for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) {
       result.status = FetchResult::Status::kMissing;
@@ -78,6 +82,12 @@ FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, 
   }
   struct stat before {};
   ::fstat(fd, &before);
+  if (!S_ISREG(before.st_mode)) {
+    ::close(fd);
+    result.error = path + ": is " + std::string(file_kind(before.st_mode)) +
+                   ", not a regular file: only a regular file is read";
+    return result;
+  }
   result.validator.etag = validator_of(before);
   if (!since.empty() && since == result.validator) {
     ::close(fd);
@@ -85,7 +95,14 @@ FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, 
     return result;
   }
   char buffer[1 << 16];
+  const auto deadline = std::chrono::steady_clock::now() + read_timeout_;
   for (;;) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      result.error = path + ": not read within " + std::to_string(read_timeout_.count()) +
+                     " ms (total_timeout)";
+      ::close(fd);
+      return result;
+    }
     ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <molt/config.hpp>
 #include <molt/fetcher.hpp>
 #include <string>
 
@@ -10,7 +11,9 @@ namespace molt {
 
 class FileFetcher final : public Fetcher {
  public:
-  explicit FileFetcher(std::string path);
+  // `read_timeout` bounds the reading of one file (a hung network filesystem). Only regular
+  // files are read: anything else at the path is one error line.
+  explicit FileFetcher(std::string path, Duration read_timeout = Duration{600'000});
   ~FileFetcher() override;
 
   std::string describe() const override { return path_; }
@@ -25,6 +28,7 @@ class FileFetcher final : public Fetcher {
   std::string path_;
   std::string signature_path_;
   std::string base_;
+  Duration read_timeout_;
   int inotify_fd_ = -1;
 };
 

@@ -4,10 +4,14 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <sstream>
+
+#include "small_file.hpp"
 
 namespace molt {
 namespace {
+
+constexpr std::size_t kMaxHeaderFileSize = 64 * 1024;
 
 // A header line curl can send as it is: a name, a colon, and no line break to smuggle another.
 bool well_formed(std::string_view line) {
@@ -18,11 +22,12 @@ bool well_formed(std::string_view line) {
 
 // Appends the header lines of one file.
 bool read_header_file(const std::string& path, std::vector<std::string>& out, std::string& error) {
-  std::ifstream file(path);
-  if (!file) {
-    error = "headers file " + path + ": " + std::strerror(errno);
+  std::optional<std::string> text = read_small_file(path, kMaxHeaderFileSize, error);
+  if (!text) {
+    error = "headers file " + error;
     return false;
   }
+  std::istringstream file(*text);
   std::string line;
   for (int number = 1; std::getline(file, line); ++number) {
     std::string_view text = trim_space(line);
@@ -33,10 +38,6 @@ bool read_header_file(const std::string& path, std::vector<std::string>& out, st
       return false;
     }
     out.emplace_back(text);
-  }
-  if (file.bad()) {
-    error = "headers file " + path + ": read error";
-    return false;
   }
   return true;
 }

@@ -20,7 +20,7 @@ std::unique_ptr<Fetcher> make_fetcher(const Config& config, std::string& error) 
     error = "source \"" + source + "\": must name a file, not a folder";
     return nullptr;
   }
-  return std::make_unique<FileFetcher>(source);
+  return std::make_unique<FileFetcher>(source, config.http.total_timeout);
 }
 
 }  // namespace molt

@@ -47,6 +47,9 @@ class CheckHelper {
   };
   Answer read();
 
+  // Kills the helper (and reaps it): its check is abandoned; the next one forks anew.
+  void abandon() { stop(); }
+
   // The master reaped `pid`; true when it was the helper.
   bool reaped(pid_t pid);
   pid_t pid() const { return pid_; }

@@ -187,6 +187,7 @@ int Master::poll_timeout(TimePoint now) const {
   auto consider = [&](TimePoint t) {
     if (!next || t < *next) next = t;
   };
+  if (checker_ && checker_->checking()) consider(check_started_ + check_limit());
   if (checker_ && !checker_->checking() && !supervisor_.busy()) {
     consider(next_poll_);
     if (settle_at_) consider(*settle_at_);
@@ -206,8 +207,19 @@ void Master::handle_signals() {
         reap();
         break;
       case SIGHUP:
-        spdlog::info("SIGHUP: checking {} now",
-                     setup_.fetcher ? setup_.fetcher->describe() : "(no source)");
+        if (!checker_) {
+          spdlog::info("SIGHUP: no source to check");
+        } else if (checker_->checking()) {
+          spdlog::info("SIGHUP: a check of {} is under way (for {}); another follows it",
+                       setup_.fetcher->describe(),
+                       format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           now - check_started_)));
+        } else if (supervisor_.busy()) {
+          spdlog::info("SIGHUP: a new child is starting; {} is checked once it is over",
+                       setup_.fetcher->describe());
+        } else {
+          spdlog::info("SIGHUP: checking {} now", setup_.fetcher->describe());
+        }
         check_requested_ = true;
         break;
       case SIGUSR2:
@@ -231,6 +243,8 @@ void Master::reap() {
     if (pid <= 0) return;
     if (checker_ && checker_->reaped(pid)) {
       read_check();  // its last answer, if it exited after a transfer
+      // A helper killed mid-download leaves its temp file: nothing else owns it.
+      remove_staged_leftovers_except_held();
       continue;
     }
     auto it = children_.find(pid);
@@ -398,6 +412,10 @@ void Master::record_child_groups() {
   }
 }
 
+void Master::remove_staged_leftovers_except_held() {
+  remove_staged_leftovers(setup_.bin_path, staged_ ? staged_->path : std::string());
+}
+
 void Master::drop_staged() {
   ::unlink(staged_->path.c_str());
   staged_.reset();
@@ -446,7 +464,23 @@ void Master::schedule_poll(bool failed) {
   next_poll_ = Clock::now() + delay;
 }
 
+// A check bounds each transfer, but not what a transfer cannot see (a helper stuck in the kernel
+// on a hung filesystem, or stopped): past every bound it could reach, the helper is killed.
+std::chrono::milliseconds Master::check_limit() const {
+  const HttpOptions& http = setup_.config.http;
+  return http.connect_timeout + 2 * http.total_timeout + std::chrono::seconds(10);
+}
+
 void Master::maybe_check(TimePoint now) {
+  if (checker_ && checker_->checking() && now >= check_started_ + check_limit()) {
+    spdlog::error("check of {} took longer than {}: the check helper is killed",
+                  setup_.fetcher->describe(), format_duration(check_limit()));
+    checker_->abandon();
+    remove_staged_leftovers_except_held();
+    retry_ = true;
+    schedule_poll(true);
+    return;
+  }
   if (!checker_ || checker_->checking() || supervisor_.busy()) return;
   if (settle_at_ && now >= *settle_at_) {
     settle_at_.reset();
@@ -478,6 +512,7 @@ void Master::start_check() {
                        .high_water = high_water_,
                        .failed_signature = failed_signature_,
                        .failed_signature_waits = Clock::now() < full_download_at_};
+  check_started_ = Clock::now();
   if (std::string error = checker_->start(request, own_fds()); !error.empty()) {
     spdlog::error("check: {}", error);
     schedule_poll(true);

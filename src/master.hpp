@@ -69,6 +69,8 @@ class Master {
   void discard(const Supervisor::Action& action);
   void drop_staged();  // removes the staged file and forgets it
   void record_child_groups();
+  void remove_staged_leftovers_except_held();
+  std::chrono::milliseconds check_limit() const;
   void start_check();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
@@ -90,6 +92,7 @@ class Master {
 
   std::optional<CheckHelper> checker_;  // when there is a source
   bool check_requested_ = false;
+  TimePoint check_started_{};
   TimePoint next_poll_{};
   std::optional<TimePoint> settle_at_;
   Validator signature_seen_;

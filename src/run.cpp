@@ -12,6 +12,7 @@
 #include "child_groups.hpp"
 #include "child_state.hpp"
 #include "handoff.hpp"
+#include "http_text.hpp"
 #include "listeners.hpp"
 #include "make_fetcher.hpp"
 #include "master.hpp"
@@ -36,6 +37,7 @@ void setup_logging(const Config& config, const char* role) {
 }
 
 constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
+constexpr std::size_t kMaxCaFileSize = 16 << 20;
 
 // Everything a bad configuration can get wrong is found here, before anything starts.
 std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
@@ -92,6 +94,15 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
       error = "source " + config.source +
               " has no public key: pass --pubkey FILE (or --insecure-no-verify to run unsigned "
               "builds)";
+      return std::nullopt;
+    }
+    // Files the check helper would read later are read now, so a bad one stops the start.
+    if (!config.http.ca_file.empty() &&
+        !read_small_file(config.http.ca_file, kMaxCaFileSize, error)) {
+      error = "CA file " + error;
+      return std::nullopt;
+    }
+    if (std::vector<std::string> lines; !expand_headers(config.http.headers, lines, error)) {
       return std::nullopt;
     }
     setup.fetcher = make_fetcher(config, error);

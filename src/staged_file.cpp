@@ -222,12 +222,13 @@ class Flusher {
   std::condition_variable& done_ = worker_.done;  // an fsync returned
 };
 
-void remove_staged_leftovers(const std::string& bin_path) {
+void remove_staged_leftovers(const std::string& bin_path, const std::string& keep) {
   std::string prefix = "." + base_of(bin_path) + ".molt-";
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_of(bin_path), ec)) {
     std::string name = entry.path().filename().string();
-    if (name.starts_with(prefix) && name.size() == prefix.size() + 6) {
+    if (name.starts_with(prefix) && name.size() == prefix.size() + 6 &&
+        entry.path().string() != keep) {
       std::filesystem::remove(entry.path(), ec);
     }
   }

@@ -64,7 +64,8 @@ class StagedFile final : public Sink {
   bool released_ = false;
 };
 
-// Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX").
-void remove_staged_leftovers(const std::string& bin_path);
+// Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX"), but
+// `keep` (the staged build a candidate runs from, if any).
+void remove_staged_leftovers(const std::string& bin_path, const std::string& keep = {});
 
 }  // namespace molt

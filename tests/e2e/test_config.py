@@ -76,6 +76,16 @@ class BadConfiguration(unittest.TestCase):
         line = self.refused("--listen", "127.0.0.1:0", "--state-dir", other)
         self.assertIn("state dir %s: owned by uid 65534" % other, line)
 
+    def test_ca_file_and_headers_file_that_are_no_regular_files(self):
+        fifo = os.path.join(self.dir, "headers.fifo")
+        os.mkfifo(fifo)
+        base = ["--listen", "127.0.0.1:0", "--source", "https://127.0.0.1:9/app",
+                "--insecure-no-verify"]
+        line = self.refused(*base, "--ca-file", self.dir)
+        self.assertIn("CA file %s: is a directory, not a regular file" % self.dir, line)
+        line = self.refused(*base, "--header", "@" + fifo)
+        self.assertIn("headers file %s: is a FIFO, not a regular file" % fifo, line)
+
     def test_unsupported_source(self):
         line = self.refused("--listen", "127.0.0.1:0", "--source", "ftp://example/app",
                             "--insecure-no-verify")
