@@ -223,6 +223,7 @@ void Master::handle_signals() {
         check_requested_ = true;
         break;
       case SIGUSR2:
+        read_running_build_id();
         spdlog::info("SIGUSR2: restarting the child on build {}", running_build_id_);
         apply(supervisor_.restart_requested(now));
         break;
@@ -355,6 +356,8 @@ void Master::spawn(const Supervisor::Action& action) {
   // An upgrade's candidate runs the staged file itself; every other child runs <bin>.
   bool from_staged = staged_ && !action.build_id.empty() && action.build_id == staged_->build_id;
   const std::string& path = from_staged ? staged_->path : setup_.bin_path;
+  // Every other child runs <bin> as it is now: an operator may have put another build there.
+  if (!from_staged) read_running_build_id();
   std::string build_id = from_staged ? staged_->build_id : running_build_id_;
   std::string error;
   ++generation_;
@@ -414,6 +417,15 @@ void Master::record_child_groups() {
 
 void Master::remove_staged_leftovers_except_held() {
   remove_staged_leftovers(setup_.bin_path, staged_ ? staged_->path : std::string());
+}
+
+void Master::read_running_build_id() {
+  std::string error;
+  if (std::optional<std::string> id = read_build_id(setup_.bin_path, error)) {
+    running_build_id_ = *id;
+  } else {
+    spdlog::warn("{}", error);
+  }
 }
 
 void Master::drop_staged() {

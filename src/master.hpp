@@ -69,6 +69,7 @@ class Master {
   void discard(const Supervisor::Action& action);
   void drop_staged();  // removes the staged file and forgets it
   void record_child_groups();
+  void read_running_build_id();
   void remove_staged_leftovers_except_held();
   std::chrono::milliseconds check_limit() const;
   void start_check();

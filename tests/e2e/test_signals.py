@@ -1,5 +1,6 @@
 """Signals to the master (issue 2, point 5)."""
 import os
+import shutil
 import signal
 import unittest
 
@@ -19,6 +20,19 @@ class Signals(unittest.TestCase):
         self.assertEqual(after["master_pid"], before["master_pid"])
         self.assertNotEqual(after["pid"], before["pid"])
         self.assertEqual(after["generation"], before["generation"] + 1)
+
+    def test_sigusr2_runs_the_build_that_is_at_bin_now(self):
+        # An operator puts the previous build back by hand and asks for a restart: the log and
+        # the child say the build that is at <bin> now (issue 9, item 9).
+        svc = Service(self)
+        svc.upgrade("v2")
+        shutil.copy(svc.bin + ".prev", svc.bin + ".tmp-by-hand")
+        os.rename(svc.bin + ".tmp-by-hand", svc.bin)
+        mark = svc.log.mark()
+        svc.signal(signal.SIGUSR2)
+        svc.log.wait_for(r"SIGUSR2: restarting the child on build v1$", mark)
+        svc.wait_ready("v1", mark)
+        self.assertEqual(svc.id()["build_id"], "v1")
 
     def test_sighup_checks_the_source_now(self):
         # The source's folder does not exist at start, so there is no inotify watch, and the
