@@ -54,6 +54,7 @@ Master::Master(MasterSetup setup)
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
   load_floor();
   prepare_notify_dir();
+  resume_probation();
   if (setup_.fetcher) {
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
@@ -85,6 +86,22 @@ void Master::prepare_notify_dir() {
   } else {
     spdlog::error("notify sockets: mkdtemp {}: {}", pattern, std::strerror(errno));
   }
+}
+
+void Master::resume_probation() {
+  std::optional<Probation> probation = load_probation(setup_.state_dir);
+  if (!probation) return;
+  auto left = std::chrono::milliseconds(probation->until_ms -
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  if (probation->build_id != running_build_id_ || left.count() <= 0) {
+    clear_probation(setup_.state_dir);
+    return;
+  }
+  spdlog::info("build {} is on probation for {} more (a previous master installed it)",
+               probation->build_id, format_duration(left));
+  supervisor_.resume_probation(probation->build_id, Clock::now() + left);
 }
 
 void Master::load_floor() {
@@ -327,6 +344,7 @@ void Master::apply(const Supervisor::Actions& actions) {
         if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
         std::string previous;
         running_build_id_ = read_build_id(setup_.bin_path, previous).value_or("");
+        clear_probation(setup_.state_dir);
         if (error.empty()) {
           spdlog::error("build {} {}: rolled back to build {}; it will not be tried again",
                         action.build_id, action.reason, running_build_id_);
@@ -336,6 +354,7 @@ void Master::apply(const Supervisor::Actions& actions) {
         break;
       }
       case Kind::kCommit:
+        clear_probation(setup_.state_dir);
         spdlog::info("build {} passed probation", action.build_id);
         break;
       case Kind::kReady:
@@ -402,6 +421,15 @@ void Master::install(const Supervisor::Action& action) {
                  running_build_id_, prev_path(setup_.bin_path));
     running_build_id_ = action.build_id;
     if (staged_->timestamp) high_water_ = std::max(high_water_, staged_->timestamp);
+    // Recorded, so that a master restarted within it still rolls back a crash of this build.
+    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()) +
+                 setup_.config.probation;
+    if (std::string e =
+            save_probation(real_sys(), setup_.state_dir, {action.build_id, until.count()});
+        !e.empty()) {
+      spdlog::warn("state: {}", e);
+    }
     staged_.reset();
   }
   apply(supervisor_.installed(action.pid, error, Clock::now()));

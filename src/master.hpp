@@ -58,6 +58,7 @@ class Master {
 
   bool setup_signals();
   void load_floor();
+  void resume_probation();
   void prepare_notify_dir();
   void warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m);
   void handle_signals();

@@ -1,7 +1,10 @@
 #include "state_file.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
+#include <sstream>
 
 #include "atomic_file.hpp"
 #include "small_file.hpp"
@@ -61,5 +64,23 @@ std::optional<std::int64_t> installed_signature_time(const std::string& bin_path
   if (!timestamp) error = path + ": its trusted comment has no timestamp";
   return timestamp;
 }
+
+std::string save_probation(Sys& sys, const std::string& state_dir, const Probation& probation) {
+  return write_file_atomically(
+      sys, state_dir + "/probation",
+      probation.build_id + " " + std::to_string(probation.until_ms) + "\n");
+}
+
+std::optional<Probation> load_probation(const std::string& state_dir) {
+  std::string error;
+  std::optional<std::string> text = read_state(state_dir + "/probation", error);
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  Probation probation;
+  if (!(in >> probation.build_id >> probation.until_ms)) return std::nullopt;
+  return probation;
+}
+
+void clear_probation(const std::string& state_dir) { ::unlink((state_dir + "/probation").c_str()); }
 
 }  // namespace molt

@@ -25,4 +25,14 @@ std::optional<std::int64_t> installed_signature_time(const std::string& bin_path
                                                      const std::vector<sig::PublicKey>& keys,
                                                      std::string& error);
 
+// A probation in progress, so that a master restarted during it (after a crash) rolls back a
+// build that then crashes, as an uninterrupted master would. `until`: wall-clock ms since 1970.
+struct Probation {
+  std::string build_id;
+  std::int64_t until_ms = 0;
+};
+std::string save_probation(Sys& sys, const std::string& state_dir, const Probation& probation);
+std::optional<Probation> load_probation(const std::string& state_dir);
+void clear_probation(const std::string& state_dir);
+
 }  // namespace molt

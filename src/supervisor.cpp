@@ -13,6 +13,11 @@ Supervisor::Actions Supervisor::start(TimePoint) {
   return {{.kind = Kind::kSpawn, .reason = "start"}};
 }
 
+void Supervisor::resume_probation(const std::string& build_id, TimePoint until) {
+  probation_until_ = until;
+  probation_build_ = build_id;
+}
+
 Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now,
                                         const std::string& error, bool build_at_fault) {
   Pending pending = std::exchange(pending_, Pending::kNone);

@@ -65,6 +65,9 @@ class Supervisor {
       : settings_(settings), backoff_(settings.backoff_initial, settings.backoff_max) {}
 
   Actions start(TimePoint now);
+  // Before start(): a previous master installed `build_id` and crashed during its probation,
+  // which ends at `until`: a crash of that build before then rolls back.
+  void resume_probation(const std::string& build_id, TimePoint until);
   // The result of a kSpawn: the child's pid (or -1 and why: it could not be started) and its
   // build. `build_at_fault`: false when the start failed for the machine's reasons (a socket,
   // a fork), so a staged build is dropped without being marked bad.

@@ -64,6 +64,24 @@ class Rollback(unittest.TestCase):
         svc.publish("v2_fragile")
         svc.log.wait_for(r"build v2-fragile failed before; not retried", mark)
 
+    def test_probation_survives_a_master_crash(self):
+        # Issue 9: a master SIGKILLed during the probation of a build that then crashes; the
+        # restarted master rolls back to <bin>.prev as an uninterrupted one would.
+        svc = Service(self, extra_args=["--probation", "10m"])
+        mark = svc.log.mark()
+        svc.publish("v2_fragile")
+        svc.log.wait_for(r"installed build v2-fragile as ", mark)
+        svc.wait_ready("v2-fragile", mark)
+        svc.restart(kill=True)
+        svc.log.wait_for(r"build v2-fragile is on probation for \S+ more")
+        with self.assertRaises(Exception):
+            svc.get("/")  # the request that makes it abort
+        svc.log.wait_for(r"build v2-fragile was killed by ABRT during probation: rolled back to "
+                         r"build v1")
+        svc.wait_ready("v1")
+        self.assertEqual(svc.hello(), "hello from v1")
+        self.assertTrue(filecmp.cmp(svc.bin, hello_build("v1"), shallow=False))
+
     def test_build_not_ready_in_time_is_discarded(self):
         self.check_discarded("v2_slow", "v2-slow", r"killing child \d+: not ready within")
 

@@ -168,6 +168,27 @@ TEST_F(SupervisorTest, CandidateThatTheMachineCouldNotStartIsNotBlamed) {
   EXPECT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
 }
 
+TEST_F(SupervisorTest, AProbationResumedAfterARestartStillRollsBack) {
+  // A master that crashed during v2's probation; the next one starts v2 from <bin>.
+  sup_.resume_probation("v2", now_ + 20s);
+  ASSERT_TRUE(has(sup_.start(now_), Kind::kSpawn));
+  sup_.spawned(100, "v2", now_);
+  sup_.child_ready(100, now_);
+  now_ += 5s;
+  Actions actions = sup_.child_exited(100, "was killed by ABRT", now_);
+  ASSERT_TRUE(has(actions, Kind::kRollback));
+  EXPECT_TRUE(has(actions, Kind::kSpawn));
+}
+
+TEST_F(SupervisorTest, AResumedProbationEnds) {
+  sup_.resume_probation("v2", now_ + 20s);
+  sup_.start(now_);
+  sup_.spawned(100, "v2", now_);
+  now_ += 21s;
+  EXPECT_TRUE(has(sup_.tick(now_), Kind::kCommit));
+  EXPECT_FALSE(has(sup_.child_exited(100, "exited with status 1", now_), Kind::kRollback));
+}
+
 TEST_F(SupervisorTest, RestartCandidateIsPromotedWithoutAnInstall) {
   serve_v1();
   ASSERT_TRUE(has(sup_.restart_requested(now_), Kind::kSpawn));
