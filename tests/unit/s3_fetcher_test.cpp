@@ -291,6 +291,27 @@ TEST_F(S3FetcherTest, SomethingElseAnswering) {
                 ", not an S3 answer (text/html): is the endpoint right?");
 }
 
+TEST_F(S3FetcherTest, ARedirectIsNotFollowedWithTheCredentials) {
+  // An endpoint that redirects to another host: the signed request (and its credentials) must
+  // go nowhere else; the redirect is one failure line.
+  S3Stub elsewhere(root());
+  test::TempDir empty;
+  test::PythonServer redirecting(empty.path());
+  StringSink control;
+  TransferRequest set_mode;
+  set_mode.url = redirecting.url("/_control/mode?path=/molt-bucket/app.minisig&mode=redirect-to=") +
+                 elsewhere.endpoint();
+  ASSERT_TRUE(transfer(set_mode, HttpOptions{}, control).ok());
+  S3Options o = options();
+  o.endpoint = redirecting.url("");
+  StringSink sink;
+  FetchResult result = make("s3://molt-bucket/app", o)->poll({}, sink);
+  EXPECT_EQ(result.status, Status::kFailed);
+  EXPECT_NE(result.error.find("302"), std::string::npos) << result.error;
+  EXPECT_EQ(result.error.find(kSecret), std::string::npos);
+  EXPECT_TRUE(elsewhere.requests().empty()) << elsewhere.requests().dump();
+}
+
 TEST_F(S3FetcherTest, NobodyListening) {
   S3Options o = options();
   o.endpoint = "http://127.0.0.1:" + std::to_string(test::free_port());
