@@ -20,7 +20,7 @@ REPO = os.path.dirname(HERE)
 # The master's log is read the way the end-to-end tests read it: tests/e2e/harness.py's
 # LogWatcher (wait_for returns (index, match); match.string is the line).
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from harness import LogWatcher  # noqa: E402
+from harness import LogWatcher, children_of  # noqa: E402,F401
 BUILD = os.environ.get("MOLT_BENCH_BUILD", os.path.join(REPO, "build-bench"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "out", "full"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
@@ -130,14 +130,6 @@ def master_smaps(pid):
     s = smaps_rollup(pid)
     s["Private_Dirty"] = s.get("Private_Dirty", 0) + s.get("Shared_Dirty", 0)
     return s
-
-
-def children_of(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def pid_alive(pid):

@@ -240,6 +240,15 @@ def build_id_of(build):
             "v2_fragile": "v2-fragile", "v1_worker": "v1-worker"}[build]
 
 
+def children_of(pid):
+    """The pids whose parent is `pid`."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def children_of_dir(directory):
     """Pids of processes whose executable lives in `directory` (the service's children)."""
     pids = []

@@ -214,6 +214,13 @@ class Nginx:
             self.process = None
 
 
+def served_folder(test, tls=None):
+    """A temp folder (removed after `test`) and a TestServer serving it: (folder, server)."""
+    root = tempfile.mkdtemp(prefix="molt-e2e-root-")
+    test.addCleanup(shutil.rmtree, root, True)
+    return root, TestServer(root, test.addCleanup, tls)
+
+
 class TestServer:
     """tests/tools/http_test_server.py serving `root`, over TLS when given make_pki's triple."""
 

@@ -5,11 +5,10 @@ import glob
 import os
 import shutil
 import signal
-import tempfile
 import unittest
 
 from harness import MOLT, Service, hello_build, run, wait_for_exit, wait_until
-from http_peers import TestServer, publish
+from http_peers import publish, served_folder
 
 
 def helper_of(svc, child):
@@ -61,9 +60,7 @@ class FileSourceLimits(unittest.TestCase):
 
 class HttpSourceLeftovers(unittest.TestCase):
     def test_a_helper_killed_mid_download_leaves_no_staged_file(self):
-        root = tempfile.mkdtemp(prefix="molt-e2e-root-")
-        self.addCleanup(shutil.rmtree, root, True)
-        server = TestServer(root, self.addCleanup)
+        root, server = served_folder(self)
         svc = Service(self, source=server.url("/app"), interval="1s")
         _, m = svc.wait_ready("v1")
         child = int(m.group(1))

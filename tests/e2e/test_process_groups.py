@@ -7,15 +7,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import LogWatcher, Service, wait_for_exit, wait_until
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
+from harness import LogWatcher, Service, children_of, wait_for_exit, wait_until
 
 
 class ProcessGroups(unittest.TestCase):
@@ -26,7 +18,7 @@ class ProcessGroups(unittest.TestCase):
         bodies = set()
         wait_until(lambda: bodies.add(svc.get("/")[1].strip()) or
                    "hello from v1-worker (worker)" in bodies, "the worker to answer")
-        workers = children(child)
+        workers = children_of(child)
         self.assertEqual(len(workers), 1, workers)
         return svc, child, workers[0]
 

@@ -1,11 +1,9 @@
 """Headers stay with their origin (issue 9, item 4): a --header value (an API key) reaches the
 configured server, never another host that server redirects to."""
-import shutil
-import tempfile
 import unittest
 
 from harness import Service
-from http_peers import TestServer, publish
+from http_peers import publish, served_folder
 
 KEY = "X-Api-Key"
 
@@ -16,16 +14,14 @@ def saw_key(requests):
 
 class RedirectHeaders(unittest.TestCase):
     def test_a_header_never_follows_a_redirect_to_another_host(self):
-        roots = [tempfile.mkdtemp(prefix="molt-e2e-root-") for _ in range(2)]
-        for root in roots:
-            self.addCleanup(shutil.rmtree, root, True)
-        origin, elsewhere = (TestServer(root, self.addCleanup) for root in roots)
+        _, origin = served_folder(self)
+        elsewhere_root, elsewhere = served_folder(self)
         for path in ("/app", "/app.minisig"):
             origin.set_mode(path, "redirect-to=" + elsewhere.url(""))
         svc = Service(self, source=origin.url("/app"), interval="1s",
                       extra_args=["--header", "%s: secret-value" % KEY])
         mark = svc.log.mark()
-        publish(svc, "v2", roots[1])
+        publish(svc, "v2", elsewhere_root)
         svc.wait_ready("v2", mark)
         self.assertTrue(saw_key(origin.requests("/app.minisig")))
         self.assertTrue(elsewhere.requests("/app"))

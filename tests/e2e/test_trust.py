@@ -3,12 +3,11 @@ state dir, a signature without a timestamp is refused, a forged trusted comment 
 download and no decision, and a torn read recovers once the upload ends, with bounded retries."""
 import os
 import shutil
-import tempfile
 import time
 import unittest
 
 from harness import MOLT, Load, Service, hello_build, run
-from http_peers import TestServer, publish
+from http_peers import publish, served_folder
 
 
 def sign(svc, build, comment):
@@ -89,9 +88,7 @@ class Downgrade(unittest.TestCase):
 
 class ForgedComment(unittest.TestCase):
     def test_a_forged_comment_is_refused_before_any_download(self):
-        root = tempfile.mkdtemp(prefix="molt-e2e-root-")
-        self.addCleanup(shutil.rmtree, root, True)
-        server = TestServer(root, self.addCleanup)
+        root, server = served_folder(self)
         svc = Service(self, source=server.url("/app"))
         # A large artifact, and a real signature whose trusted comment was replaced: the key id
         # is the pinned one, the global signature no longer matches.
@@ -114,9 +111,7 @@ class ForgedComment(unittest.TestCase):
 
 class TornRead(unittest.TestCase):
     def test_an_artifact_read_while_uploaded_is_read_again(self):
-        root = tempfile.mkdtemp(prefix="molt-e2e-root-")
-        self.addCleanup(shutil.rmtree, root, True)
-        server = TestServer(root, self.addCleanup)
+        root, server = served_folder(self)
         svc = Service(self, source=server.url("/app"), interval="1s")
         load = Load(svc.port)
         # The signature is there and the artifact is still being uploaded: the server serves
