@@ -7,6 +7,7 @@ import unittest
 
 from harness import Load, Service
 
+# Debian's python3: another user may run it (a python3 under /root may not be).
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 
@@ -41,8 +42,9 @@ class NotifyAuth(unittest.TestCase):
 
     def test_another_user_cannot_reach_the_socket(self):
         svc, load, mark, candidate = self.start_slow_candidate()
-        sent = subprocess.run(NOBODY + ["python3", "-c", SEND, notify_socket_of(candidate)],
-                              capture_output=True, text=True)
+        sent = subprocess.run(
+            NOBODY + ["/usr/bin/python3", "-c", SEND, notify_socket_of(candidate)],
+            capture_output=True, text=True)
         self.assertNotEqual(sent.returncode, 0)
         self.assertIn("PermissionError", sent.stderr)
         self.assert_never_installed(svc, load, mark, candidate)
@@ -74,7 +76,7 @@ class NotifyAuth(unittest.TestCase):
                  "sys.stdout.flush()\n"
                  "sys.stdin.read()\n")
         squatter = subprocess.Popen(
-            NOBODY + ["python3", "-c", squat, str(svc.proc.pid), svc.bin + ".molt/run"],
+            NOBODY + ["/usr/bin/python3", "-c", squat, str(svc.proc.pid), svc.bin + ".molt/run"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: (squatter.stdin.close(), squatter.wait()))
         self.assertEqual(squatter.stdout.readline().strip(), "refused")
