@@ -24,6 +24,12 @@ from harness import (MOLT, LogWatcher, deadline, hello_build, pid_alive, run, wa
                      wait_until)
 
 UPGRADES = 40
+PHASES = (None,  # right after the publish
+          r"verified build %(build)s",
+          r"started child \d+ \(build %(build)s, .*from the staged file",
+          r"installed build %(build)s as",
+          r"draining child \d+ \(replaced by %(build)s\)",
+          r"child \d+ \(build \S+\) exited")
 SEED = int(os.environ.get("MOLT_CHAOS_SEED", "9"))
 
 
@@ -201,8 +207,12 @@ class Chaos(unittest.TestCase):
             build = ("v2", "v3")[i % 2]
             mark = log.mark()
             self.publish(build)
-            # A random moment of the upgrade: from the publish to well after the swap.
-            threading.Event().wait(rng.uniform(0, 0.5))
+            # A random moment of the upgrade: a random phase, reached by its log line, then a
+            # random few milliseconds more (in a slow sanitizer build too, every phase is hit).
+            phase = rng.choice(PHASES)
+            if phase:
+                log.wait_for(phase % {"build": build}, mark)
+            threading.Event().wait(rng.uniform(0, 0.05))
             load.next_epoch()
             installed = any("installed build %s as" % build in l for l in log.since(mark))
             kills_before_installed += not installed

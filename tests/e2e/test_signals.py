@@ -28,10 +28,12 @@ class Signals(unittest.TestCase):
         svc.upgrade("v2")
         shutil.copy(svc.bin + ".prev", svc.bin + ".tmp-by-hand")
         os.rename(svc.bin + ".tmp-by-hand", svc.bin)
+        old = svc.id()["pid"]
         mark = svc.log.mark()
         svc.signal(signal.SIGUSR2)
         svc.log.wait_for(r"SIGUSR2: restarting the child on build v1$", mark)
         svc.wait_ready("v1", mark)
+        svc.wait_stopped_accepting(old, mark)
         self.assertEqual(svc.id()["build_id"], "v1")
 
     def test_sighup_checks_the_source_now(self):
