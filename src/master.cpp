@@ -227,12 +227,12 @@ void Master::handle_signals() {
         if (!checker_) {
           spdlog::info("SIGHUP: no source to check");
         } else if (checker_->checking()) {
-          spdlog::info("SIGHUP: a check of {} is under way (for {}); another follows it",
+          spdlog::info("SIGHUP: checking {} again once the check under way (for {}) ends",
                        setup_.fetcher->describe(),
                        format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
                            now - check_started_)));
         } else if (supervisor_.busy()) {
-          spdlog::info("SIGHUP: a new child is starting; {} is checked once it is over",
+          spdlog::info("SIGHUP: checking {} once the new child's start is over",
                        setup_.fetcher->describe());
         } else {
           spdlog::info("SIGHUP: checking {} now", setup_.fetcher->describe());
