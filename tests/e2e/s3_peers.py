@@ -126,6 +126,28 @@ class S3rver:
         with open(path, "rb") as f:
             self.client.put_object(Bucket=bucket, Key=key, Body=f.read())
 
+    def put_slowly(self, bucket, key, path, pieces, between):
+        """Uploads `path` in `pieces` parts of one PUT, calling between(i) after part i: an
+        upload that a reader can catch half done. Returns the HTTP status."""
+        data = open(path, "rb").read()
+        url = "%s/%s/%s" % (self.endpoint, bucket, key)
+        request = AWSRequest(method="PUT", url=url, headers={
+            "Content-Length": str(len(data)), "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+        credentials = botocore.credentials.Credentials(ACCESS_KEY, "any-secret")
+        botocore.auth.S3SigV4Auth(credentials, "s3", REGION).add_auth(request)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.putrequest("PUT", "/%s/%s" % (bucket, key), skip_accept_encoding=True)
+        for name, value in request.headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        size = (len(data) + pieces - 1) // pieces
+        for i in range(pieces):
+            conn.send(data[i * size:(i + 1) * size])
+            between(i)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
     def last_modified(self, bucket, key):
         """The object's Last-Modified, in seconds since the epoch."""
         return self.client.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()

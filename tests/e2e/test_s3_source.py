@@ -120,6 +120,30 @@ class Upgrade(S3Case):
         self.assertEqual(error_lines(svc), [])
         self.assert_no_secret_logged(svc)
 
+    def test_a_slowly_uploaded_artifact_upgrades_once_the_upload_ends(self):
+        # Issue 9, item 8: the signature is published first, then the artifact is uploaded in
+        # parts; a check in between reads what s3rver serves then (not the build the signature
+        # signs) and fails. The upgrade must follow the end of the upload, by the bounded
+        # retries, not wait for another publish.
+        self.bucket("slow", "v1")
+        svc = s3_service(self, self.s3.endpoint, "s3://slow/app")
+        svc.log.wait_for(r"s3://slow/app at .*: build v1 is already running")
+        v1_modified = self.s3.last_modified("slow", "app.minisig")
+        wait_until(lambda: time.time() >= v1_modified + 1, "the next second on s3rver's clock")
+        mark = svc.log.mark()
+        publish(self.s3, "slow", "app", "v2", self.key, artifact=False)
+
+        def halfway(i):
+            if i == 0:  # a check while the upload is under way fails, and says what follows
+                svc.signal(signal.SIGHUP)
+                svc.log.wait_for(r"s3://slow/app.*: file signature verification failed.*; next "
+                                 r"full download in 1s", mark)
+
+        status = self.s3.put_slowly("slow", "app", hello_build("v2"), 2, halfway)
+        self.assertEqual(status, 200)
+        svc.wait_ready("v2", mark)
+        self.assertEqual(svc.hello(), "hello from v2")
+
     def test_build_uploaded_within_the_same_second(self):
         """s3rver answers 304 to an old enough If-Modified-Since even when the ETag differs, and
         dates count whole seconds: molt sends only If-None-Match when it has an ETag, so a
