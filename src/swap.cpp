@@ -59,9 +59,11 @@ std::string install(Sys& sys, const std::string& staged_path, const std::string&
 std::string roll_back(Sys& sys, const std::string& bin_path) {
   const std::string prev = prev_path(bin_path);
   if (sys.rename(prev.c_str(), bin_path.c_str()) != 0) return cause("restore", prev);
-  if (sys.rename(signature_path(prev).c_str(), signature_path(bin_path).c_str()) != 0 &&
-      errno != ENOENT) {
-    return cause("restore", signature_path(prev));
+  if (sys.rename(signature_path(prev).c_str(), signature_path(bin_path).c_str()) != 0) {
+    if (errno != ENOENT) return cause("restore", signature_path(prev));
+    // The previous build had none (unsigned, or installed before signatures were kept): the
+    // rolled-back build's signature must not stay beside it.
+    sys.unlink(signature_path(bin_path).c_str());
   }
   return fsync_dir(sys, dir_of(bin_path));
 }

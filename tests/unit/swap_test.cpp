@@ -107,7 +107,7 @@ class SwapTest : public ::testing::Test {
     if (!staged.open() || !staged.write(new_.data(), new_.size()) || !staged.finish()) {
       return staged.error();
     }
-    std::string error = install(sys, staged.path(), bin_);
+    std::string error = install(sys, staged.path(), bin_, "the new build's signature\n");
     if (error.empty()) staged.release();
     return error;
   }
@@ -115,7 +115,8 @@ class SwapTest : public ::testing::Test {
   int temp_files_left() const {
     int n = 0;
     for (const auto& e : fs::directory_iterator(dir_)) {
-      if (e.path().filename().string().find(".molt-") != std::string::npos) ++n;
+      std::string name = e.path().filename().string();
+      if (name.find(".molt-") != std::string::npos || name.ends_with(".tmp")) ++n;
     }
     return n;
   }
@@ -134,8 +135,10 @@ TEST_F(SwapTest, InstallKeepsThePreviousBuild) {
               (fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                fs::perms::others_read | fs::perms::others_exec));
   EXPECT_EQ(temp_files_left(), 0);
+  EXPECT_EQ(read(signature_path(bin_)), "the new build's signature\n");
   EXPECT_EQ(roll_back(real_sys(), bin_), "");
   EXPECT_EQ(read(bin_), old_);
+  EXPECT_FALSE(fs::exists(signature_path(bin_)));  // v1 had none: it has none again
 }
 
 TEST_F(SwapTest, EverySyscallFailingLeavesTheBinaryWhole) {
@@ -154,7 +157,8 @@ TEST_F(SwapTest, EverySyscallFailingLeavesTheBinaryWhole) {
       EXPECT_EQ(content, old_);
       EXPECT_NE(error.find("Input/output error"), std::string::npos);
     }
-    // Only a failed cleanup may leave the temp file behind.
+    // Only a failed cleanup may leave a temp file behind (the staged file, <bin>.prev.tmp,
+    // <bin>.minisig.tmp).
     if (faulty.failed_call() != "unlink") {
       EXPECT_EQ(temp_files_left(), 0);
     }
