@@ -27,7 +27,11 @@ MARK_END = "<!-- /soak -->"
 def master_reading(molt):
     """The master's fds, anonymous memory (kB) and the files beside the binary and in the state
     dir. Anonymous counts the master's anonymous pages whether or not its check helper shares
-    them copy-on-write at that moment."""
+    them copy-on-write at that moment. Read in one state each time: one child serving and the
+    check helper alive between checks (its pipes are two of the master's fds)."""
+    deadline = time.monotonic() + 30
+    while len(c.children_of(molt.pid)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     fds = sorted(os.listdir("/proc/%d/fd" % molt.pid), key=int)
     targets = []
     for fd in fds:
@@ -147,7 +151,11 @@ def section(r, meta):
                   "`%s`" % " ".join(x["state_dir"]) for x in (s, w, e)), ""]
     lines += ["Before the first upgrade the binary's folder has no `app.prev` and no installed "
               "signature yet; from the first upgrade on, the folder holds the same files after "
-              "every upgrade.", MARK_END]
+              "every upgrade. The fds are read with one child serving and the check helper "
+              "alive between checks (its two pipes). The error lines are checks that "
+              "read a new signature before its binary was renamed into place (each publish "
+              "renames the signature first): the artifact changed right after, and was "
+              "downloaded then (one early retry; later ones wait for the backoff).", MARK_END]
     return "\n".join(lines) + "\n"
 
 

@@ -66,6 +66,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
 
   std::optional<sig::Signature> signature;
   sig::TrustedComment comment;
+  bool early = false;
   Validator artifact_since = request.artifact_seen;
   if (verify) {
     MemorySink sink(kMaxSignatureSize);
@@ -105,8 +106,14 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
     out.result.signature_text = sink.bytes();
     if (sink.bytes() == request.failed_signature) {
-      if (request.failed_signature_waits) return out.done(Kind::kNothing);
-      artifact_since = {};  // the last read of it may have been torn: read it whole again
+      if (!request.failed_signature_waits) {
+        artifact_since = {};  // the last read of it may have been torn: read it whole again
+      } else if (request.early_retry) {
+        artifact_since = request.failed_artifact;  // only if it changed since
+        early = true;
+      } else {
+        return out.done(Kind::kNothing);
+      }
     }
     out.result.build_id = comment.build_id;
     out.result.timestamp = comment.timestamp;
@@ -133,6 +140,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   FetchResult fetched = fetcher.download(artifact_since, staged);
   out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
   if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
+  out.result.used_early_retry = early;
   if (fetched.status == Status::kMissing) {
     if (!verify) return out.done(Kind::kNothing);
     out.result.retry = true;
@@ -214,19 +222,20 @@ std::string encode(const CheckOutcome& o) {
   put(out, o.downloaded ? "1" : "0");
   put(out, o.signature_text);
   put(out, o.verify_failed ? "1" : "0");
+  put(out, o.used_early_retry ? "1" : "0");
   return out;
 }
 
 std::optional<CheckOutcome> decode(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, retry, downloaded, verify_failed;
+  std::string kind, timestamp, retry, downloaded, verify_failed, early;
   CheckOutcome o;
   if (!take(in, kind) || !take(in, o.message) || !take(in, o.signature.etag) ||
       !take(in, o.signature.last_modified) || !take(in, o.artifact.etag) ||
       !take(in, o.artifact.last_modified) || !take(in, o.build_id) || !take(in, timestamp) ||
       !take(in, o.staged_path) || !take(in, retry) || !take(in, downloaded) ||
-      !take(in, o.signature_text) || !take(in, verify_failed) || kind.size() != 1 ||
-      kind[0] < '0' || kind[0] > '4') {
+      !take(in, o.signature_text) || !take(in, verify_failed) || !take(in, early) ||
+      kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
   o.kind = static_cast<Kind>(kind[0] - '0');
@@ -234,6 +243,7 @@ std::optional<CheckOutcome> decode(const std::string& bytes) {
   o.retry = retry == "1";
   o.downloaded = downloaded == "1";
   o.verify_failed = verify_failed == "1";
+  o.used_early_retry = early == "1";
   return o;
 }
 
@@ -250,13 +260,16 @@ std::string encode_changes(const CheckRequest& r) {
   put(out, r.high_water ? std::to_string(*r.high_water) : "");
   put(out, r.failed_signature);
   put(out, r.failed_signature_waits ? "1" : "0");
+  put(out, r.failed_artifact.etag);
+  put(out, r.failed_artifact.last_modified);
+  put(out, r.early_retry ? "1" : "0");
   return out;
 }
 
 bool decode_changes(const std::string& bytes, CheckRequest& into) {
   std::string_view in = bytes;
   CheckRequest r = into;
-  std::string count, retry, high_water, waits;
+  std::string count, retry, high_water, waits, early;
   std::size_t n = 0;
   if (!take(in, r.running_build_id) || !take(in, count) ||
       std::from_chars(count.data(), count.data() + count.size(), n).ec != std::errc()) {
@@ -271,10 +284,12 @@ bool decode_changes(const std::string& bytes, CheckRequest& into) {
   if (!take(in, r.signature_seen.etag) || !take(in, r.signature_seen.last_modified) ||
       !take(in, r.artifact_seen.etag) || !take(in, r.artifact_seen.last_modified) ||
       !take(in, retry) || !take(in, high_water) || !take(in, r.failed_signature) ||
-      !take(in, waits)) {
+      !take(in, waits) || !take(in, r.failed_artifact.etag) ||
+      !take(in, r.failed_artifact.last_modified) || !take(in, early)) {
     return false;
   }
   r.failed_signature_waits = waits == "1";
+  r.early_retry = early == "1";
   r.retry = retry == "1";
   r.high_water.reset();
   if (!high_water.empty()) r.high_water = std::stoll(high_water);

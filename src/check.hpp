@@ -35,8 +35,13 @@ struct CheckRequest {
   // After an artifact failed to verify under this signature (its text): the next tries download
   // it whole, never trusting the validator of what may have been a torn read...
   std::string failed_signature;
-  // ...but not before the master's backoff says so: meanwhile this signature is left alone.
+  // ...but not before the master's backoff says so; meanwhile the artifact is downloaded only
+  // if it changed since that read (`failed_artifact`), and only once (`early_retry`): a deploy
+  // that put the signature first is then picked up at once, a server that keeps changing a
+  // broken artifact still waits for the backoff.
   bool failed_signature_waits = false;
+  Validator failed_artifact;
+  bool early_retry = false;
   std::vector<sig::PublicKey> keys;  // empty: unsigned artifacts are accepted
   bool allow_downgrade = false;
   std::uint64_t max_size = 1ull << 30;
@@ -57,10 +62,11 @@ struct CheckOutcome {
   std::string build_id;
   std::optional<std::int64_t> timestamp;
   std::string staged_path;
-  std::string signature_text;  // the .minisig, verified: kept beside <bin> once installed
-  bool verify_failed = false;  // the artifact did not match its (verified) signature
-  bool retry = false;          // incomplete (one half of a pair is missing): look at both next time
-  bool downloaded = false;     // the artifact was transferred (the helper then exits)
+  std::string signature_text;     // the .minisig, verified: kept beside <bin> once installed
+  bool verify_failed = false;     // the artifact did not match its (verified) signature
+  bool used_early_retry = false;  // the artifact had changed and was downloaded before its time
+  bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
+  bool downloaded = false;  // the artifact was transferred (the helper then exits)
 };
 
 CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys);

@@ -551,7 +551,9 @@ void Master::start_check() {
                        .retry = retry_,
                        .high_water = high_water_,
                        .failed_signature = failed_signature_,
-                       .failed_signature_waits = Clock::now() < full_download_at_};
+                       .failed_signature_waits = Clock::now() < full_download_at_,
+                       .failed_artifact = failed_artifact_,
+                       .early_retry = early_retry_left_};
   check_started_ = Clock::now();
   if (std::string error = checker_->start(request, own_fds()); !error.empty()) {
     spdlog::error("check: {}", error);
@@ -574,8 +576,13 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   }
   schedule_poll(outcome->kind == CheckOutcome::Kind::kFailed);
   if (outcome->verify_failed) {
-    if (outcome->signature_text != failed_signature_) full_download_backoff_.reset();
+    if (outcome->signature_text != failed_signature_) {
+      full_download_backoff_.reset();
+      early_retry_left_ = true;
+    }
+    if (outcome->used_early_retry) early_retry_left_ = false;
     failed_signature_ = outcome->signature_text;
+    failed_artifact_ = outcome->artifact;
     std::chrono::milliseconds wait = full_download_backoff_.next();
     full_download_at_ = Clock::now() + wait;
     full_download_due_ = true;
@@ -586,6 +593,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     last_waiting_message_.clear();
     return;
   }
+  if (outcome->used_early_retry) early_retry_left_ = false;
   if (!outcome->signature_text.empty() && outcome->signature_text != failed_signature_) {
     failed_signature_.clear();  // another signature: the pair is judged afresh
     full_download_backoff_.reset();

@@ -109,6 +109,8 @@ class Master {
   // backoff (1 s doubling to 5 min): a torn read recovers within a step, a broken or hostile
   // pair costs a bounded number of downloads an hour.
   std::string failed_signature_;
+  Validator failed_artifact_;     // the artifact as it was read when it failed
+  bool early_retry_left_ = true;  // one download before the backoff if the artifact changes
   Backoff full_download_backoff_{std::chrono::seconds(1), std::chrono::minutes(5)};
   TimePoint full_download_at_{};
   bool full_download_due_ = false;  // a check is owed at full_download_at_
