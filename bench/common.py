@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ REPO = os.path.dirname(HERE)
 # The master's log is read the way the end-to-end tests read it: tests/e2e/harness.py's
 # LogWatcher (wait_for returns (index, match); match.string is the line).
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from harness import LogWatcher, children_of  # noqa: E402,F401
+from harness import LogWatcher, children_of, free_port  # noqa: E402,F401
 BUILD = os.environ.get("MOLT_BENCH_BUILD", os.path.join(REPO, "build-bench"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "out", "full"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
@@ -35,14 +34,6 @@ def hello_build(name):
 
 def run(*args, **kw):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True, **kw)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_json(name, data):

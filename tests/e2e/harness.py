@@ -9,6 +9,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -83,6 +84,13 @@ class LogWatcher:
     def since(self, start):
         with self.cond:
             return list(self.lines[start:])
+
+
+def free_port():
+    """A port nobody listens on right now (the caller binds it soon after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run(*args, **kw):

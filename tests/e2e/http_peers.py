@@ -15,23 +15,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import urllib.parse
 import urllib.request
 
-from harness import MOLT, PATIENCE, hello_build, run, wait_until
+from harness import MOLT, PATIENCE, free_port, hello_build, run, wait_until
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
-
-
-def free_port():
-    """A port nobody listens on right now (the caller binds it soon after; retried on a race)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_pki(directory):

@@ -13,14 +13,13 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import unittest
 import http.client
 
-from harness import (MOLT, LogWatcher, deadline, hello_build, pid_alive, run, wait_for_exit,
+from harness import (MOLT, LogWatcher, free_port, hello_build, pid_alive, run, wait_for_exit,
                      wait_until)
 
 UPGRADES = 40
@@ -94,14 +93,6 @@ class EpochLoad:
         self.stop_flag.set()
         for t in self.threads:
             t.join(timeout=30)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def processes_running_from(directory):
