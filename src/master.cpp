@@ -105,6 +105,9 @@ void Master::resume_probation() {
 }
 
 void Master::load_floor() {
+  if (std::string said = finish_interrupted_install(setup_.bin_path, setup_.keys); !said.empty()) {
+    spdlog::warn("state: {}", said);
+  }
   std::string state_error, installed_error;
   std::optional<std::int64_t> state = load_high_water(setup_.state_dir, state_error);
   std::optional<std::int64_t> installed =

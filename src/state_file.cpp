@@ -46,6 +46,23 @@ std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t
   return write_file_atomically(sys, file_in(state_dir), std::to_string(timestamp) + "\n");
 }
 
+std::string finish_interrupted_install(const std::string& bin_path,
+                                       const std::vector<sig::PublicKey>& keys) {
+  const std::string pending = pending_signature_path(bin_path);
+  std::string error;
+  std::optional<std::string> text = read_state(pending, error);
+  if (!text) return error;
+  std::optional<sig::Signature> signature = sig::parse_signature(*text, error);
+  const sig::PublicKey* key = signature ? sig::find_key(keys, *signature, error) : nullptr;
+  if (key && sig::verify_file(*key, *signature, bin_path).empty() &&
+      ::rename(pending.c_str(), signature_path(bin_path).c_str()) == 0) {
+    return "an interrupted install is complete: " + signature_path(bin_path) + " signs " + bin_path;
+  }
+  ::unlink(pending.c_str());
+  return "an interrupted install left " + pending + ", which does not sign " + bin_path +
+         ": removed";
+}
+
 std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
                                                      const std::vector<sig::PublicKey>& keys,
                                                      std::string& error) {

@@ -20,6 +20,12 @@ std::optional<std::int64_t> load_high_water(const std::string& state_dir, std::s
 // Empty on success, else one line naming the file and the cause.
 std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t timestamp);
 
+// A master killed between the binary's rename and its signature's (swap.cpp) left
+// <bin>.minisig.new: it becomes <bin>.minisig when it signs <bin>, else it is dropped. Returns a
+// line for the log, empty when there was nothing to do.
+std::string finish_interrupted_install(const std::string& bin_path,
+                                       const std::vector<sig::PublicKey>& keys);
+
 // The signing time in <bin>.minisig, as load_high_water reports.
 std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
                                                      const std::vector<sig::PublicKey>& keys,

@@ -37,23 +37,41 @@ std::string install(Sys& sys, const std::string& staged_path, const std::string&
       !error.empty()) {
     return error;
   }
-  // The signature goes first: a crash before the binary's rename leaves a downgrade floor that
-  // is too high (the new build's time), never one that is too low.
+  // The new signature waits beside the binary as <bin>.minisig.new, fsynced, and takes its
+  // place right after the binary's rename: a crash between the two leaves it there, and the
+  // next master completes or drops it (finish_interrupted_install), so <bin>.minisig always
+  // signs <bin>. The floor itself was written to the state dir before any of this.
+  const std::string pending = pending_signature_path(bin_path);
   if (!signature.empty()) {
-    if (std::string error = write_file_atomically(sys, signature_path(bin_path), signature, 0644);
-        !error.empty()) {
+    if (std::string error = write_file_atomically(sys, pending, signature, 0644); !error.empty()) {
+      sys.unlink(pending.c_str());  // renamed into place, but its folder was not flushed
       return error;
     }
-  } else if (sys.unlink(signature_path(bin_path).c_str()) != 0 && errno != ENOENT) {
-    return cause("remove", signature_path(bin_path));  // an unsigned build has none
   }
-  if (sys.rename(staged_path.c_str(), bin_path.c_str()) != 0) return cause("rename to", bin_path);
-  if (std::string error = fsync_dir(sys, dir_of(bin_path)); !error.empty()) {
-    // Not durable: put the old build back rather than run one a crash could lose.
+  if (sys.rename(staged_path.c_str(), bin_path.c_str()) != 0) {
+    std::string error = cause("rename to", bin_path);
+    sys.unlink(pending.c_str());
+    return error;
+  }
+  bool signature_placed = signature.empty()
+                              ? sys.unlink(signature_path(bin_path).c_str()) == 0 || errno == ENOENT
+                              : sys.rename(pending.c_str(), signature_path(bin_path).c_str()) == 0;
+  std::string error = signature_placed ? fsync_dir(sys, dir_of(bin_path))
+                                       : cause("place the signature", signature_path(bin_path));
+  if (!error.empty()) {
+    // Not durable, or half done: put the old build back rather than run one a crash could lose.
     sys.rename(prev.c_str(), bin_path.c_str());
+    if (sys.rename(signature_path(prev).c_str(), signature_path(bin_path).c_str()) != 0) {
+      sys.unlink(signature_path(bin_path).c_str());  // the old build had none
+    }
+    sys.unlink(pending.c_str());
     return error;
   }
   return {};
+}
+
+std::string pending_signature_path(const std::string& bin_path) {
+  return signature_path(bin_path) + ".new";
 }
 
 std::string roll_back(Sys& sys, const std::string& bin_path) {

@@ -3,7 +3,8 @@
 //   stage:   a StagedFile (staged_file.hpp) at <dir>/.<name>.molt-XXXXXX
 //   install: link <bin> -> <bin>.prev.tmp, rename -> <bin>.prev (the running build, no copy),
 //            the same for <bin>.minisig -> <bin>.prev.minisig, write the new build's signature
-//            as <bin>.minisig (atomically), rename staged -> <bin>, fsync <dir>
+//            as <bin>.minisig.new (atomically), rename staged -> <bin>, rename the signature
+//            to <bin>.minisig, fsync <dir>
 //   rollback: rename <bin>.prev -> <bin> and <bin>.prev.minisig -> <bin>.minisig, fsync <dir>
 // <bin>.minisig is the installed build's signature: the downgrade floor survives a lost state
 // dir (state_file.hpp).
@@ -24,5 +25,7 @@ std::string roll_back(Sys& sys, const std::string& bin_path);
 
 std::string prev_path(const std::string& bin_path);
 std::string signature_path(const std::string& bin_path);
+// Where an install leaves the new signature until the binary's rename is done.
+std::string pending_signature_path(const std::string& bin_path);
 
 }  // namespace molt

@@ -127,9 +127,10 @@ class Service:
         self.port = int(m.group(1))
         self.wait_ready(build_id_of(build))
 
-    def restart(self, kill=False):
+    def restart(self, kill=False, meanwhile=None):
         """Stops the master (SIGTERM and its drain, or SIGKILL) and starts it again on the same
-        binary, state dir and port; returns once a child is ready."""
+        binary, state dir and port, calling `meanwhile` while none runs; returns once a child
+        is ready."""
         if kill:
             self.proc.kill()
         else:
@@ -141,6 +142,8 @@ class Service:
         args = ["127.0.0.1:%d" % self.port if a == "127.0.0.1:0" else a for a in self.proc.args]
         for pid in children_of_dir(self.dir):  # a killed master's children drain on their own
             wait_for_exit(pid)
+        if meanwhile:
+            meanwhile()
         self.restarts = getattr(self, "restarts", 0) + 1
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      start_new_session=True)

@@ -33,8 +33,7 @@ class Downgrade(unittest.TestCase):
         svc = Service(self)
         old = sign(svc, "v2", "timestamp:%d\tfile:app\thashed\tbuild_id:v2" % (time.time() - 3600))
         svc.upgrade("v3")
-        damage(svc)
-        svc.restart()
+        svc.restart(meanwhile=lambda: damage(svc))
         mark = svc.log.mark()
         drop(svc, "v2", old)
         svc.log.wait_for(r"refused as a downgrade: signed at .*older than the running build", mark)
@@ -57,10 +56,12 @@ class Downgrade(unittest.TestCase):
         # The state file rots and the installed signature is gone too: never "no floor".
         svc = Service(self, extra_args=["--log-level", "debug"])  # each refusal after the first
         svc.upgrade("v3")
-        with open(svc.bin + ".molt/high-water", "w") as f:
-            f.write("not a time\n")
-        os.unlink(svc.bin + ".minisig")
-        svc.restart()
+
+        def damage():
+            with open(svc.bin + ".molt/high-water", "w") as f:
+                f.write("not a time\n")
+            os.unlink(svc.bin + ".minisig")
+        svc.restart(meanwhile=damage)
         svc.log.wait_for(r"error: state: .*high-water: not a signing time \(damaged\?\); no "
                          r"downgrade floor can be trusted, so no build is taken")
         mark = svc.log.mark()

@@ -116,7 +116,10 @@ class SwapTest : public ::testing::Test {
     int n = 0;
     for (const auto& e : fs::directory_iterator(dir_)) {
       std::string name = e.path().filename().string();
-      if (name.find(".molt-") != std::string::npos || name.ends_with(".tmp")) ++n;
+      if (name.find(".molt-") != std::string::npos || name.ends_with(".tmp") ||
+          name.ends_with(".new")) {
+        ++n;
+      }
     }
     return n;
   }
@@ -155,6 +158,10 @@ TEST_F(SwapTest, EverySyscallFailingLeavesTheBinaryWhole) {
     EXPECT_TRUE(content == old_ || content == new_);
     if (!error.empty()) {
       EXPECT_EQ(content, old_);
+      // The installed signature never belongs to another build than <bin>'s.
+      if (faulty.failed_call() != "unlink") {
+        EXPECT_FALSE(fs::exists(signature_path(bin_)));
+      }
       EXPECT_NE(error.find("Input/output error"), std::string::npos);
     }
     // Only a failed cleanup may leave a temp file behind (the staged file, <bin>.prev.tmp,
