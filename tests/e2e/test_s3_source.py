@@ -130,6 +130,7 @@ class Upgrade(S3Case):
         svc.log.wait_for(r"s3://slow/app at .*: build v1 is already running")
         v1_modified = self.s3.last_modified("slow", "app.minisig")
         wait_until(lambda: time.time() >= v1_modified + 1, "the next second on s3rver's clock")
+        old = svc.id()["pid"]
         mark = svc.log.mark()
         publish(self.s3, "slow", "app", "v2", self.key, artifact=False)
 
@@ -142,6 +143,7 @@ class Upgrade(S3Case):
         status = self.s3.put_slowly("slow", "app", hello_build("v2"), 2, halfway)
         self.assertEqual(status, 200)
         svc.wait_ready("v2", mark)
+        svc.wait_stopped_accepting(old, mark)
         self.assertEqual(svc.hello(), "hello from v2")
 
     def test_build_uploaded_within_the_same_second(self):

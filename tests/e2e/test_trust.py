@@ -118,6 +118,7 @@ class TornRead(unittest.TestCase):
         # The signature is there and the artifact is still being uploaded: the server serves
         # half of it under the whole object's ETag (a conditional request gets 304 for it).
         server.set_mode("/app", "torn")
+        old = svc.id()["pid"]
         mark = svc.log.mark()
         publish(svc, "v2", root)
         i, _ = svc.log.wait_for(r"file signature verification failed.*; next full download in 1s",
@@ -126,6 +127,7 @@ class TornRead(unittest.TestCase):
         svc.log.wait_for(r"file signature verification failed.*; next full download in 2s", i + 1)
         server.set_mode("/app", "")  # the upload ends
         svc.wait_ready("v2", mark)
+        svc.wait_stopped_accepting(old, mark)
         ok, failures = load.finish()
         self.assertEqual(failures, [])
         self.assertEqual(svc.hello(), "hello from v2")
