@@ -21,6 +21,7 @@ def helper_of(svc, child):
 class FileSourceLimits(unittest.TestCase):
     def test_a_fifo_at_the_source_is_one_line_and_a_real_build_still_upgrades(self):
         svc = Service(self)
+        old = svc.id()["pid"]
         mark = svc.log.mark()
         os.mkfifo(svc.source + ".minisig")
         svc.log.wait_for(r"drop/app\.minisig: is a FIFO, not a regular file", mark)
@@ -40,6 +41,7 @@ class FileSourceLimits(unittest.TestCase):
         os.unlink(svc.source)
         os.rename(tmp, svc.source)
         svc.wait_ready("v2", mark)
+        svc.wait_stopped_accepting(old, mark)
         self.assertEqual(svc.hello(), "hello from v2")
 
     def test_a_check_stuck_past_every_bound_is_killed(self):
