@@ -24,12 +24,17 @@ struct ChildGroup {
 // The start time of `pid` in clock ticks since boot, 0 when it is gone.
 std::uint64_t process_start_ticks(pid_t pid);
 
-// Rewrites <state_dir>/children. Empty on success, else one line.
+// Rewrites <state_dir>/children: the groups, with this boot's id and this process's session
+// (which its children share). Empty on success, else one line.
 std::string save_child_groups(Sys& sys, const std::string& state_dir,
                               const std::vector<ChildGroup>& groups);
 
 // Kills (SIGKILL) every process left in the groups <state_dir>/children names, and returns one
 // line per group that still had processes (empty when none did).
 std::vector<std::string> kill_leftover_groups(const std::string& state_dir);
+
+// Kills (SIGKILL) the processes of group `pgid` other than its leader, a zombie the caller has
+// not reaped yet (so the group's id cannot have been reused); returns how many there were.
+int kill_group_remains(pid_t pgid);
 
 }  // namespace molt

@@ -259,9 +259,18 @@ void Master::handle_signals() {
 
 void Master::reap() {
   for (;;) {
+    // Seen before it is reaped: while an exited child is a zombie, its pid, which is its process
+    // group's id, cannot be reused, so what is left of its group is killed safely.
+    siginfo_t exited{};
+    if (::waitid(P_ALL, 0, &exited, WEXITED | WNOHANG | WNOWAIT) != 0 || exited.si_pid <= 0) {
+      return;
+    }
+    pid_t pid = exited.si_pid;
+    // A generation ends with its leader: what it left (workers that ignored the drain signal)
+    // would answer for the old build. As systemd does with a unit's remaining processes.
+    int remains = children_.contains(pid) ? kill_group_remains(pid) : 0;
     int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return;
     if (checker_ && checker_->reaped(pid)) {
       read_check();  // its last answer, if it exited after a transfer
       // A helper killed mid-download leaves its temp file: nothing else owns it.
@@ -276,12 +285,10 @@ void Master::reap() {
     bool expected = status == 0 || supervisor_.stopping();
     spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}", pid,
                 it->second.build_id, how);
-    children_.erase(it);
-    // A generation ends with its leader: what it left (workers that ignored the drain signal)
-    // would answer for the old build. As systemd does with a unit's remaining processes.
-    if (::kill(-pid, SIGKILL) == 0) {
-      spdlog::warn("child {} left processes in its process group: killed them", pid);
+    if (remains > 0) {
+      spdlog::warn("killed {} process(es) left in child {}'s process group", remains, pid);
     }
+    children_.erase(it);
     record_child_groups();
     apply(supervisor_.child_exited(pid, how, Clock::now()));
   }
@@ -482,7 +489,8 @@ void Master::discard(const Supervisor::Action& action) {
 }
 
 std::vector<int> Master::own_fds() const {
-  std::vector<int> fds{signal_fd_};
+  // The lock too: a helper that outlived a killed master for a moment must not refuse the next.
+  std::vector<int> fds{signal_fd_, setup_.lock_fd};
   for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
   for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
   return fds;

@@ -73,7 +73,8 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     return std::nullopt;
   }
   // Before anything touches the binary's folder, the state or the ports.
-  if (take_master_lock(setup.state_dir, setup.bin_path, error) < 0) return std::nullopt;
+  setup.lock_fd = take_master_lock(setup.state_dir, setup.bin_path, error);
+  if (setup.lock_fd < 0) return std::nullopt;
   // What a crashed predecessor's children left would hold the ports this master binds.
   for (const std::string& line : kill_leftover_groups(setup.state_dir)) spdlog::warn("{}", line);
   for (const std::string& path : config.pubkeys) {

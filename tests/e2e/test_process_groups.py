@@ -28,15 +28,18 @@ class ProcessGroups(unittest.TestCase):
         svc.publish("v2")
         svc.wait_ready("v2", mark)
         svc.log.wait_for(r"child %d \(build v1-worker\) (exited|was killed)" % child, mark)
+        svc.log.wait_for(r"killed 1 process\(es\) left in child %d's process group" % child, mark)
         self.assertTrue(wait_for_exit(worker), "the old build's worker still runs")
         for _ in range(50):
             self.assertEqual(svc.hello(), "hello from v2")
 
     def test_the_masters_exit_ends_the_workers(self):
-        svc, _, worker = self.start_with_worker()
+        svc, child, worker = self.start_with_worker()
+        mark = svc.log.mark()
         svc.signal(signal.SIGTERM)
         svc.proc.wait(timeout=30)
         self.assertTrue(wait_for_exit(worker))
+        svc.log.wait_for(r"killed 1 process\(es\) left in child %d's process group" % child, mark)
 
     def test_a_new_master_ends_what_a_killed_one_left(self):
         svc, child, worker = self.start_with_worker()
