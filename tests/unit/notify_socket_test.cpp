@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "http_test_servers.hpp"
 namespace molt {
 namespace {
 
@@ -21,15 +22,9 @@ namespace fs = std::filesystem;
 class NotifySocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/molt-notify-test-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
     std::string error;
-    socket_ = NotifySocket::create(dir_, 7, error);
+    socket_ = NotifySocket::create(dir_.path(), 7, error);
     ASSERT_TRUE(socket_) << error;
-  }
-  void TearDown() override {
-    socket_.reset();
-    fs::remove_all(dir_);
   }
 
   // Forks a process that leads its own group (as the master's children do) and runs `command`
@@ -59,13 +54,13 @@ class NotifySocketTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  fs::path dir_;
+  test::TempDir dir_;
   pid_t leader_ = 0;  // the child whose group may speak
   std::optional<NotifySocket> socket_;
 };
 
 TEST_F(NotifySocketTest, IsAPathInTheGivenFolder) {
-  EXPECT_EQ(socket_->name(), (dir_ / "notify-7").string());
+  EXPECT_EQ(socket_->name(), (dir_.path() / "notify-7").string());
   EXPECT_TRUE(fs::is_socket(socket_->name()));
   std::string name = socket_->name();
   socket_.reset();

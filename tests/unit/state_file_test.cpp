@@ -2,11 +2,11 @@
 #include "state_file.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "http_test_servers.hpp"
 #include "swap.hpp"
 
 namespace molt {
@@ -17,13 +17,10 @@ namespace fs = std::filesystem;
 class StateFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/molt-state-test-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
     bin_ = (dir_ / "app").string();
     write(bin_, "the build at <bin>");
     pair_ = sig::generate_key_pair();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static void write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;
@@ -39,7 +36,8 @@ class StateFileTest : public ::testing::Test {
   }
   std::vector<sig::PublicKey> keys() const { return {pair_.public_key}; }
 
-  fs::path dir_;
+  test::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
   std::string bin_;
   sig::KeyPair pair_;
 };
