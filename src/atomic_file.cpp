@@ -20,7 +20,8 @@ std::string fsync_dir(Sys& sys, const std::string& dir) {
 }
 
 std::string write_file_atomically(Sys& sys, const std::string& path, std::string_view contents,
-                                  mode_t mode) {
+                                  mode_t mode, Durability durability) {
+  const bool sync = durability == Durability::kMachineCrash;
   const std::string tmp = path + ".tmp";
   sys.unlink(tmp.c_str());  // O_EXCL below: never write through what another left there
   int fd = sys.open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -32,14 +33,14 @@ std::string write_file_atomically(Sys& sys, const std::string& path, std::string
     if (n <= 0) error = cause("write", tmp);
     if (n > 0) done += static_cast<std::size_t>(n);
   }
-  if (error.empty() && sys.fsync(fd) != 0) error = cause("fsync", tmp);
+  if (error.empty() && sync && sys.fsync(fd) != 0) error = cause("fsync", tmp);
   if (sys.close(fd) != 0 && error.empty()) error = cause("close", tmp);
   if (error.empty() && sys.rename(tmp.c_str(), path.c_str()) != 0) error = cause("rename to", path);
   if (!error.empty()) {
     sys.unlink(tmp.c_str());
     return error;
   }
-  return fsync_dir(sys, dir_of(path));
+  return sync ? fsync_dir(sys, dir_of(path)) : std::string();
 }
 
 std::string make_private_dir(const std::string& path) {

@@ -12,9 +12,14 @@
 
 namespace molt {
 
+// Whether the file must survive a crash of the machine (fsync of the file and the folder), or
+// only of the process (a whole old or new file either way).
+enum class Durability { kMachineCrash, kProcessCrash };
+
 // Empty on success, else one line naming the step, the file and the cause.
 std::string write_file_atomically(Sys& sys, const std::string& path, std::string_view contents,
-                                  mode_t mode = 0600);
+                                  mode_t mode = 0600,
+                                  Durability durability = Durability::kMachineCrash);
 
 // fsync of a folder, so a rename or unlink in it is durable.
 std::string fsync_dir(Sys& sys, const std::string& dir);

@@ -108,7 +108,9 @@ std::string save_child_groups(Sys& sys, const std::string& state_dir,
   for (const ChildGroup& g : groups) {
     text += std::to_string(g.pgid) + " " + std::to_string(g.start_ticks) + "\n";
   }
-  return write_file_atomically(sys, state_dir + kFileName, text);
+  // No fsync: after a crash of the machine the processes it names are gone, and load() ignores a
+  // record from another boot. Written at every spawn and exit, in the master's one thread.
+  return write_file_atomically(sys, state_dir + kFileName, text, 0600, Durability::kProcessCrash);
 }
 
 std::vector<std::string> kill_leftover_groups(const std::string& state_dir) {
