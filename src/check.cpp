@@ -65,6 +65,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   const bool verify = !request.keys.empty();
 
   std::optional<sig::Signature> signature;
+  const sig::PublicKey* key = nullptr;  // the pinned key the signature names
   sig::TrustedComment comment;
   bool early = false;
   Validator artifact_since = request.artifact_seen;
@@ -87,12 +88,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     if (!signature) return out.done(Kind::kFailed, source + ".minisig: " + error);
     // A signature by a key we do not pin can never verify, whatever the artifact: refuse it
     // before any download, and look again only when the signature changes.
-    if (!sig::find_key(request.keys, *signature, error)) {
-      return out.done(Kind::kRefused, source + ".minisig: " + error);
-    }
+    key = sig::find_key(request.keys, *signature, error);
+    if (!key) return out.done(Kind::kRefused, source + ".minisig: " + error);
     // Nothing in the comment counts before its own signature checks: a forged comment could
     // otherwise trigger a download or a decision ("already running", "downgrade").
-    const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
     if (std::string bad = sig::verify_comment(*key, *signature); !bad.empty()) {
       return out.done(Kind::kRefused, source + ".minisig: refused: " + bad);
     }
@@ -151,10 +150,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   if (!staged.finish()) return out.done(Kind::kFailed, source + ": " + staged.error());
 
   if (verify) {
-    std::string error;
-    const sig::PublicKey* key = sig::find_key(request.keys, *signature, error);
-    error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
-                                 : sig::verify_file(*key, *signature, staged.path());
+    std::string error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
+                                             : sig::verify_file(*key, *signature, staged.path());
     if (!error.empty()) {
       out.result.verify_failed = true;
       return out.done(Kind::kFailed, source + ": " + error);
