@@ -25,10 +25,17 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # Paths relative to the checkout, so a clone in another folder reuses the cache.
 export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
-build_hello() {  # $1 = BuildID
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
-    -DHELLO_BUILD_ID="$1" >/dev/null
-  cmake --build "$build" --target hello molt-cli >/dev/null
+build_hello() {  # $1 = BuildID; quiet, but a failed build shows what the compiler said
+  local log
+  log=$(mktemp)
+  if ! { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
+    -DHELLO_BUILD_ID="$1" && cmake --build "$build" --target hello molt-cli; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "ci/demo.sh: the build of hello ($1) failed; the output above says why" >&2
+    exit 1
+  fi
+  rm -f "$log"
 }
 build_hello v1
 molt=$build/molt

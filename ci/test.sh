@@ -43,6 +43,9 @@ build_and_test() {
 }
 
 build_and_test build/ci-release -DCMAKE_BUILD_TYPE=Release
+current="use molt from another project (install, DEB package, find_package, FetchContent, pkg-config)"
+step "$current"
+check tests/consumer/run.sh build/ci-release
 # Children and helpers inherit these through the environment.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <memory>
+#include <molt/version.hpp>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -15,16 +16,10 @@
 #include "gunzip.hpp"
 #include "http_text.hpp"
 
-// The molt target gets MOLT_VERSION from the build; molt_fetchers does not, so keep this in step
-// with project(VERSION) in the top CMakeLists.txt.
-#ifndef MOLT_VERSION
-#define MOLT_VERSION "0.1.0"
-#endif
-
 namespace molt {
 namespace {
 
-constexpr char kUserAgent[] = "molt/" MOLT_VERSION;
+constexpr char kUserAgent[] = "molt/" MOLT_VERSION_STRING;
 constexpr long kReceiveBuffer = 512 * 1024;
 
 using CurlHandle = std::unique_ptr<CURL, decltype(&::curl_easy_cleanup)>;

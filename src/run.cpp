@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <molt/molt.hpp>
+#include <molt/version.hpp>
 
 #include "address.hpp"
 #include "atomic_file.hpp"
@@ -144,7 +145,7 @@ int run_master(const Config& config) {
 
 }  // namespace
 
-const char* version() { return MOLT_VERSION; }
+const char* version() { return MOLT_VERSION_STRING; }
 
 int run(const Config& config, const Program& program) {
   const char* role = std::getenv(handoff::kRole);

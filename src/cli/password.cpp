@@ -10,13 +10,21 @@
 #include <cstring>
 #include <string_view>
 
-#include "write_all.hpp"
-
 namespace molt::cli {
 namespace {
 
 // minisign's PASSWORDMAXBYTES, newline included.
 constexpr std::size_t kMaxPassword = 1023;
+
+// Writes a prompt to the terminal, retrying short writes (the CLI sees only the public API).
+void say(int tty, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(tty, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
 
 // Reads one line from the terminal with echo off, restoring the terminal afterwards.
 std::optional<std::string> ask(int tty, std::string_view prompt, std::string& error) {
@@ -27,7 +35,7 @@ std::optional<std::string> ask(int tty, std::string_view prompt, std::string& er
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(tty, TCSAFLUSH, &quiet);
   }
-  write_all(tty, prompt);
+  say(tty, prompt);
   std::string line;
   char c = 0;
   ssize_t n = 0;
@@ -36,7 +44,7 @@ std::optional<std::string> ask(int tty, std::string_view prompt, std::string& er
     if (n == 1 && line.size() < kMaxPassword) line += c;
   }
   if (restore) ::tcsetattr(tty, TCSAFLUSH, &saved);
-  write_all(tty, "\n");
+  say(tty, "\n");
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (n == 0 && line.empty()) {
     error = "no password typed (end of input on the terminal)";

@@ -35,6 +35,7 @@
 #include <molt/build_id.hpp>
 #include <molt/config.hpp>
 #include <molt/state.hpp>
+#include <molt/version.hpp>
 #include <string>
 #include <vector>
 
