@@ -1,7 +1,5 @@
 #include "transfer.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -15,6 +13,7 @@
 #include "curl_api.hpp"
 #include "gunzip.hpp"
 #include "http_text.hpp"
+#include "log.hpp"
 
 namespace molt {
 namespace {
@@ -459,8 +458,8 @@ TransferResult transfer(const TransferRequest& request, const HttpOptions& optio
   } else {
     result = perform(libcurl.api, request, options, sink, where);
   }
-  spdlog::debug("{} {}: {} ({} bytes){}", request.method, where, result.status_line(),
-                result.body_size, result.ok() ? "" : ", failed");
+  logger().debug("{} {}: {} ({} bytes){}", request.method, where, result.status_line(),
+                 result.body_size, result.ok() ? "" : ", failed");
   return result;
 }
 

@@ -176,6 +176,14 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
                                         " but the file is build " + *build_id);
   }
+  if (request.pre_upgrade) {
+    if (std::string refusal = request.pre_upgrade(staged.path(), *build_id); !refusal.empty()) {
+      // Not remembered as seen: the next check downloads it again and asks again.
+      out.result.artifact = {};
+      return out.done(Kind::kFailed,
+                      source + ": build " + *build_id + " refused by pre_upgrade: " + refusal);
+    }
+  }
   staged.release();
   out.result.staged_path = staged.path();
   return out.done(Kind::kStaged, source + ": verified build " + *build_id + "; starting it");

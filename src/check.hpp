@@ -2,7 +2,7 @@
 //
 //   poll the signature (conditional) -> skip by its build_id / refuse a downgrade -> download
 //   the artifact into a temp file beside the binary, hashing it as it is written -> verify ->
-//   read its BuildID -> skip a running or bad build -> leave it staged.
+//   read its BuildID -> skip a running or bad build -> ask Config::pre_upgrade -> leave it staged.
 //
 // The master then starts the new child from the staged file itself, and installs the file as
 // <bin> only once that child is ready: the child's own start is the proof that the build runs
@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <molt/fetcher.hpp>
 #include <molt/signature.hpp>
 #include <optional>
@@ -45,6 +46,8 @@ struct CheckRequest {
   std::vector<sig::PublicKey> keys;  // empty: unsigned artifacts are accepted
   bool allow_downgrade = false;
   std::uint64_t max_size = 1ull << 30;
+  // Config::pre_upgrade: a non-empty answer refuses the verified build.
+  std::function<std::string(const std::string&, const std::string&)> pre_upgrade;
 };
 
 struct CheckOutcome {

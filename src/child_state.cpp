@@ -95,18 +95,32 @@ std::unique_ptr<ChildState> ChildState::from_environment(int drain_signal, std::
     ::unsetenv(name);
   }
 
-  state->drain_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  state->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  g_drain_fd.store(state->drain_fd_);
+  state->catch_drain_signals({drain_signal});
+  // The master may have died between our fork and the PR_SET_PDEATHSIG it set for us.
+  if (state->master_pid_ != 0 && ::getppid() != state->master_pid_) on_drain_signal(drain_signal);
+  return state;
+}
+
+std::unique_ptr<ChildState> ChildState::unsupervised(std::vector<Listener> listeners,
+                                                     const std::vector<int>& drain_signals) {
+  std::unique_ptr<ChildState> state(new ChildState());
+  state->listeners_ = std::move(listeners);
+  std::string build_error;
+  state->build_id_ = read_build_id("/proc/self/exe", build_error).value_or("unknown");
+  state->catch_drain_signals(drain_signals);
+  return state;
+}
+
+void ChildState::catch_drain_signals(const std::vector<int>& signals) {
+  drain_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_drain_fd.store(drain_fd_);
   g_draining.store(false);  // only tests make a second State in a process: it starts afresh
   struct sigaction action {};
   action.sa_handler = on_drain_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  ::sigaction(drain_signal, &action, nullptr);
-  // The master may have died between our fork and the PR_SET_PDEATHSIG it set for us.
-  if (state->master_pid_ != 0 && ::getppid() != state->master_pid_) on_drain_signal(drain_signal);
-  return state;
+  for (int signal : signals) ::sigaction(signal, &action, nullptr);
 }
 
 ChildState::~ChildState() {
@@ -127,6 +141,11 @@ void ChildState::ready() {
 void ChildState::status(const std::string& text) { notify(notify_socket_, "STATUS=" + text); }
 
 void ChildState::stopping() { notify(notify_socket_, "STOPPING=1"); }
+
+// Not part of sd_notify: only a molt master reads these (systemd ignores fields it does not know).
+void ChildState::request_check() { notify(notify_socket_, "MOLT_REQUEST=check"); }
+
+void ChildState::request_restart() { notify(notify_socket_, "MOLT_REQUEST=restart"); }
 
 bool ChildState::draining() const { return g_draining.load(); }
 

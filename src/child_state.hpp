@@ -16,6 +16,10 @@ class ChildState final : public State {
  public:
   // Reads the environment the master set. Returns nullopt with `error` if it is inconsistent.
   static std::unique_ptr<ChildState> from_environment(int drain_signal, std::string& error);
+  // A State without a master (Config::supervise = false): the listeners are this process's own,
+  // and any of `drain_signals` begins the drain.
+  static std::unique_ptr<ChildState> unsupervised(std::vector<Listener> listeners,
+                                                  const std::vector<int>& drain_signals);
   ~ChildState() override;
 
   const std::vector<Listener>& listeners() const override { return listeners_; }
@@ -25,6 +29,8 @@ class ChildState final : public State {
   void ready() override;
   void stopping() override;
   void status(const std::string& text) override;
+  void request_check() override;
+  void request_restart() override;
   bool draining() const override;
   int drain_fd() const override { return drain_fd_; }
   void on_drain(std::function<void()> callback) override;
@@ -32,6 +38,7 @@ class ChildState final : public State {
 
  private:
   ChildState() = default;
+  void catch_drain_signals(const std::vector<int>& signals);
   void watch();
 
   std::vector<Listener> listeners_;

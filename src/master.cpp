@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "atomic_file.hpp"
 #include "child_groups.hpp"
 #include "handoff.hpp"
+#include "log.hpp"
 #include "staged_file.hpp"
 #include "state_file.hpp"
 #include "swap.hpp"
@@ -59,7 +59,8 @@ Master::Master(MasterSetup setup)
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
                                                    .allow_downgrade = setup_.config.allow_downgrade,
-                                                   .max_size = setup_.config.http.max_size});
+                                                   .max_size = setup_.config.http.max_size,
+                                                   .pre_upgrade = setup_.config.pre_upgrade});
   }
 }
 
@@ -70,7 +71,7 @@ void Master::prepare_notify_dir() {
   notify_dir_ = setup_.state_dir + "/run";
   if (notify_dir_.size() <= max_notify_dir_length()) {
     if (std::string error = make_private_dir(notify_dir_); !error.empty()) {
-      spdlog::error("notify sockets: {}", error);
+      logger().error("notify sockets: {}", error);
     }
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(notify_dir_, ec)) {
@@ -84,7 +85,7 @@ void Master::prepare_notify_dir() {
     notify_dir_ = pattern;
     own_notify_dir_ = true;
   } else {
-    spdlog::error("notify sockets: mkdtemp {}: {}", pattern, std::strerror(errno));
+    logger().error("notify sockets: mkdtemp {}: {}", pattern, std::strerror(errno));
   }
 }
 
@@ -99,25 +100,25 @@ void Master::resume_probation() {
     clear_probation(setup_.state_dir);
     return;
   }
-  spdlog::info("build {} is on probation for {} more (a previous master installed it)",
-               probation->build_id, format_duration(left));
+  logger().info("build {} is on probation for {} more (a previous master installed it)",
+                probation->build_id, format_duration(left));
   supervisor_.resume_probation(probation->build_id, Clock::now() + left);
 }
 
 void Master::load_floor() {
   if (std::string said = finish_interrupted_install(setup_.bin_path, setup_.keys); !said.empty()) {
-    spdlog::warn("state: {}", said);
+    logger().warn("state: {}", said);
   }
   std::string state_error, installed_error;
   std::optional<std::int64_t> state = load_high_water(setup_.state_dir, state_error);
   std::optional<std::int64_t> installed =
       installed_signature_time(setup_.bin_path, setup_.keys, installed_error);
   high_water_ = std::max(state, installed);
-  if (!installed_error.empty()) spdlog::warn("state: {}", installed_error);
+  if (!installed_error.empty()) logger().warn("state: {}", installed_error);
   if (state_error.empty()) return;
   if (installed) {
-    spdlog::error("state: {}; the downgrade floor comes from {} alone", state_error,
-                  signature_path(setup_.bin_path));
+    logger().error("state: {}; the downgrade floor comes from {} alone", state_error,
+                   signature_path(setup_.bin_path));
   } else if (!setup_.config.allow_downgrade) {
     floor_error_ = "state: " + state_error +
                    "; no downgrade floor can be trusted, so no build is taken until the file is "
@@ -143,16 +144,16 @@ bool Master::setup_signals() {
 
 int Master::run() {
   if (!setup_signals()) {
-    spdlog::error("signalfd: {}", std::strerror(errno));
+    logger().error("signalfd: {}", std::strerror(errno));
     return 1;
   }
   std::string listening;
   for (const Listener& l : setup_.listeners) listening += " " + l.address;
-  spdlog::info("master {} serving build {} on{}; source: {}", ::getpid(), running_build_id_,
-               listening.empty() ? " nothing" : listening,
-               setup_.fetcher ? setup_.fetcher->describe() : "none");
+  logger().info("master {} serving build {} on{}; source: {}", ::getpid(), running_build_id_,
+                listening.empty() ? " nothing" : listening,
+                setup_.fetcher ? setup_.fetcher->describe() : "none");
   if (setup_.fetcher && setup_.keys.empty()) {
-    spdlog::warn("signature checks are off (--insecure-no-verify): any file at the source runs");
+    logger().warn("signature checks are off (--insecure-no-verify): any file at the source runs");
   }
   remove_staged_leftovers(setup_.bin_path);  // from a master that was killed mid-download
   apply(supervisor_.start(Clock::now()));
@@ -175,7 +176,7 @@ int Master::run() {
     }
     int ready = ::poll(fds.data(), fds.size(), poll_timeout(Clock::now()));
     if (ready < 0 && errno != EINTR) {
-      spdlog::error("poll: {}", std::strerror(errno));
+      logger().error("poll: {}", std::strerror(errno));
       return 1;
     }
     if (ready <= 0) continue;
@@ -198,7 +199,7 @@ int Master::run() {
   }
   checker_.reset();                          // kills a helper mid-check
   remove_staged_leftovers(setup_.bin_path);  // what it, or a staged build, left
-  spdlog::info("master {} exiting", ::getpid());
+  logger().info("master {} exiting", ::getpid());
   return *exit_code_;
 }
 
@@ -227,34 +228,44 @@ void Master::handle_signals() {
         reap();
         break;
       case SIGHUP:
-        if (!checker_) {
-          spdlog::info("SIGHUP: no source to check");
-        } else if (checker_->checking()) {
-          spdlog::info("SIGHUP: checking {} again once the check under way (for {}) ends",
-                       setup_.fetcher->describe(),
-                       format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           now - check_started_)));
-        } else if (supervisor_.busy()) {
-          spdlog::info("SIGHUP: checking {} once the new child's start is over",
-                       setup_.fetcher->describe());
-        } else {
-          spdlog::info("SIGHUP: checking {} now", setup_.fetcher->describe());
-        }
-        check_requested_ = true;
+        check_now("SIGHUP", now);
         break;
       case SIGUSR2:
-        read_running_build_id();
-        spdlog::info("SIGUSR2: restarting the child on build {}", running_build_id_);
-        apply(supervisor_.restart_requested(now));
+        restart_now("SIGUSR2", now);
         break;
       case SIGTERM:
       case SIGINT:
-        spdlog::info("{}: draining and exiting", ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
+        logger().info("{}: draining and exiting", ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
         notify(setup_.systemd_notify_socket, "STOPPING=1");
         apply(supervisor_.stop_requested(now));
         break;
     }
   }
+}
+
+// SIGHUP, or a child's State::request_check(): `who` starts the line that says what follows.
+void Master::check_now(const std::string& who, TimePoint now) {
+  if (!checker_) {
+    logger().info("{}: no source to check", who);
+  } else if (checker_->checking()) {
+    logger().info("{}: checking {} again once the check under way (for {}) ends", who,
+                  setup_.fetcher->describe(),
+                  format_duration(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - check_started_)));
+  } else if (supervisor_.busy()) {
+    logger().info("{}: checking {} once the new child's start is over", who,
+                  setup_.fetcher->describe());
+  } else {
+    logger().info("{}: checking {} now", who, setup_.fetcher->describe());
+  }
+  check_requested_ = true;
+}
+
+// SIGUSR2, or a child's State::request_restart().
+void Master::restart_now(const std::string& who, TimePoint now) {
+  read_running_build_id();
+  logger().info("{}: restarting the child on build {}", who, running_build_id_);
+  apply(supervisor_.restart_requested(now));
 }
 
 void Master::reap() {
@@ -283,10 +294,10 @@ void Master::reap() {
     handle_notify(pid, it->second);
     std::string how = describe_exit(status);
     bool expected = status == 0 || supervisor_.stopping();
-    spdlog::log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}", pid,
-                it->second.build_id, how);
+    logger().log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}",
+                 pid, it->second.build_id, how);
     if (remains > 0) {
-      spdlog::warn("killed {} process(es) left in child {}'s process group", remains, pid);
+      logger().warn("killed {} process(es) left in child {}'s process group", remains, pid);
     }
     children_.erase(it);
     record_child_groups();
@@ -302,13 +313,24 @@ void Master::handle_notify(pid_t pid, ChildSlot& slot) {
     }
     const auto& message = m.fields;
     if (auto it = message.find("STATUS"); it != message.end()) {
-      spdlog::info("child {} status: {}", pid, it->second);
+      logger().info("child {} status: {}", pid, it->second);
     }
     if (auto it = message.find("STOPPING"); it != message.end() && it->second == "1") {
-      spdlog::info("child {} stopped accepting; finishing what it has", pid);
+      logger().info("child {} stopped accepting; finishing what it has", pid);
     }
     if (message.contains("READY") && message.at("READY") == "1") {
       apply(supervisor_.child_ready(pid, Clock::now()));
+    }
+    if (auto it = message.find("MOLT_REQUEST"); it != message.end()) {
+      std::string who = "child " + std::to_string(pid) + " asked";
+      if (it->second == "check") {
+        check_now(who, Clock::now());
+      } else if (it->second == "restart") {
+        restart_now(who, Clock::now());
+      } else {
+        logger().warn("child {} asked for '{}', which is not a request molt knows", pid,
+                      it->second.substr(0, 64));
+      }
     }
   }
 }
@@ -322,7 +344,7 @@ void Master::warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocke
     return;
   }
   slot.foreign_warned = now;
-  spdlog::warn(
+  logger().warn(
       "dropped {} message(s) to child {}'s notify socket from pid {} (uid {}): not a process of "
       "the child's group",
       std::exchange(slot.foreign_messages, 0), child, m.pid, m.uid);
@@ -342,9 +364,9 @@ void Master::apply(const Supervisor::Actions& actions) {
         break;
       case Kind::kSignal:
         if (action.signal == SIGKILL) {
-          spdlog::warn("killing child {}: {}", action.pid, action.reason);
+          logger().warn("killing child {}: {}", action.pid, action.reason);
         } else {
-          spdlog::info("draining child {} ({})", action.pid, action.reason);
+          logger().info("draining child {} ({})", action.pid, action.reason);
         }
         // The whole group: a child's own workers drain, or die, with it.
         ::kill(-action.pid, action.signal);
@@ -356,19 +378,19 @@ void Master::apply(const Supervisor::Actions& actions) {
         running_build_id_ = read_build_id(setup_.bin_path, previous).value_or("");
         clear_probation(setup_.state_dir);
         if (error.empty()) {
-          spdlog::error("build {} {}: rolled back to build {}; it will not be tried again",
-                        action.build_id, action.reason, running_build_id_);
+          logger().error("build {} {}: rolled back to build {}; it will not be tried again",
+                         action.build_id, action.reason, running_build_id_);
         } else {
-          spdlog::error("build {} {}: rollback failed: {}", action.build_id, action.reason, error);
+          logger().error("build {} {}: rollback failed: {}", action.build_id, action.reason, error);
         }
         break;
       }
       case Kind::kCommit:
         clear_probation(setup_.state_dir);
-        spdlog::info("build {} passed probation", action.build_id);
+        logger().info("build {} passed probation", action.build_id);
         break;
       case Kind::kReady:
-        spdlog::info("child {} (build {}) is ready", action.pid, action.build_id);
+        logger().info("child {} (build {}) is ready", action.pid, action.build_id);
         notify(setup_.systemd_notify_socket, std::string(announced_ready_ ? "" : "READY=1\n") +
                                                  "MAINPID=" + std::to_string(::getpid()) +
                                                  "\nSTATUS=serving build " + action.build_id);
@@ -403,10 +425,10 @@ void Master::spawn(const Supervisor::Action& action) {
     pid = handoff::spawn_child(request, error, exec_failed);
   }
   if (pid < 0) {
-    spdlog::error("cannot start child: {}", error);
+    logger().error("cannot start child: {}", error);
   } else {
-    spdlog::info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
-                 from_staged ? ", from the staged file" : "");
+    logger().info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
+                  from_staged ? ", from the staged file" : "");
     children_.emplace(
         pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(pid)});
     record_child_groups();
@@ -427,8 +449,8 @@ void Master::install(const Supervisor::Action& action) {
     }
   }
   if (error.empty()) {
-    spdlog::info("installed build {} as {} (build {} kept as {})", action.build_id, setup_.bin_path,
-                 running_build_id_, prev_path(setup_.bin_path));
+    logger().info("installed build {} as {} (build {} kept as {})", action.build_id,
+                  setup_.bin_path, running_build_id_, prev_path(setup_.bin_path));
     running_build_id_ = action.build_id;
     if (staged_->timestamp) high_water_ = std::max(high_water_, staged_->timestamp);
     // Recorded, so that a master restarted within it still rolls back a crash of this build.
@@ -438,7 +460,7 @@ void Master::install(const Supervisor::Action& action) {
     if (std::string e =
             save_probation(real_sys(), setup_.state_dir, {action.build_id, until.count()});
         !e.empty()) {
-      spdlog::warn("state: {}", e);
+      logger().warn("state: {}", e);
     }
     staged_.reset();
   }
@@ -449,7 +471,7 @@ void Master::record_child_groups() {
   std::vector<ChildGroup> groups;
   for (const auto& [pid, slot] : children_) groups.push_back({pid, slot.start_ticks});
   if (std::string error = save_child_groups(real_sys(), setup_.state_dir, groups); !error.empty()) {
-    spdlog::warn("state: {}", error);
+    logger().warn("state: {}", error);
   }
 }
 
@@ -462,7 +484,7 @@ void Master::read_running_build_id() {
   if (std::optional<std::string> id = read_build_id(setup_.bin_path, error)) {
     running_build_id_ = *id;
   } else {
-    spdlog::warn("{}", error);
+    logger().warn("{}", error);
   }
 }
 
@@ -474,15 +496,15 @@ void Master::drop_staged() {
 void Master::discard(const Supervisor::Action& action) {
   if (staged_ && staged_->build_id == action.build_id) drop_staged();
   if (!action.blame_build) {
-    spdlog::error("build {} {}; not the build's fault: it will be tried again", action.build_id,
-                  action.reason);
+    logger().error("build {} {}; not the build's fault: it will be tried again", action.build_id,
+                   action.reason);
     signature_seen_ = artifact_seen_ = {};
     retry_ = true;
     schedule_poll(true);
     return;
   }
   if (!action.build_id.empty()) bad_build_ids_.insert(action.build_id);
-  spdlog::error(
+  logger().error(
       "build {} {}: discarded; build {} serves on and {} is unchanged; it will not be "
       "tried again",
       action.build_id, action.reason, running_build_id_, setup_.bin_path);
@@ -524,8 +546,8 @@ std::chrono::milliseconds Master::check_limit() const {
 
 void Master::maybe_check(TimePoint now) {
   if (checker_ && checker_->checking() && now >= check_started_ + check_limit()) {
-    spdlog::error("check of {} took longer than {}: the check helper is killed",
-                  setup_.fetcher->describe(), format_duration(check_limit()));
+    logger().error("check of {} took longer than {}: the check helper is killed",
+                   setup_.fetcher->describe(), format_duration(check_limit()));
     checker_->abandon();
     remove_staged_leftovers_except_held();
     retry_ = true;
@@ -550,7 +572,7 @@ void Master::maybe_check(TimePoint now) {
 void Master::start_check() {
   if (!floor_error_.empty()) {
     bool news = floor_error_ != last_waiting_message_;
-    spdlog::log(news ? spdlog::level::err : spdlog::level::debug, "{}", floor_error_);
+    logger().log(news ? spdlog::level::err : spdlog::level::debug, "{}", floor_error_);
     last_waiting_message_ = floor_error_;
     schedule_poll(false);
     return;
@@ -567,7 +589,7 @@ void Master::start_check() {
                        .early_retry = early_retry_left_};
   check_started_ = Clock::now();
   if (std::string error = checker_->start(request, own_fds()); !error.empty()) {
-    spdlog::error("check: {}", error);
+    logger().error("check: {}", error);
     schedule_poll(true);
   }
 }
@@ -579,8 +601,8 @@ void Master::read_check() {
 
 void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   if (!outcome) {
-    spdlog::error("check of {} ended without an answer (helper crashed?)",
-                  setup_.fetcher->describe());
+    logger().error("check of {} ended without an answer (helper crashed?)",
+                   setup_.fetcher->describe());
     retry_ = true;
     schedule_poll(true);
     return;
@@ -597,7 +619,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     std::chrono::milliseconds wait = full_download_backoff_.next();
     full_download_at_ = Clock::now() + wait;
     full_download_due_ = true;
-    spdlog::error("{}; next full download in {}", outcome->message, format_duration(wait));
+    logger().error("{}; next full download in {}", outcome->message, format_duration(wait));
     signature_seen_ = outcome->signature;
     artifact_seen_ = {};
     retry_ = true;
@@ -620,20 +642,20 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     case CheckOutcome::Kind::kNothing:
       if (!outcome->message.empty()) {
         bool news = outcome->message != last_waiting_message_;
-        spdlog::log(news ? spdlog::level::info : spdlog::level::debug, "{}", outcome->message);
+        logger().log(news ? spdlog::level::info : spdlog::level::debug, "{}", outcome->message);
       }
       break;
     case CheckOutcome::Kind::kSkipped:
-      spdlog::info("{}", outcome->message);
+      logger().info("{}", outcome->message);
       break;
     case CheckOutcome::Kind::kRefused:
     case CheckOutcome::Kind::kFailed:
-      spdlog::error("{}", outcome->message);
+      logger().error("{}", outcome->message);
       break;
     case CheckOutcome::Kind::kStaged: {
-      spdlog::info("{}", outcome->message);
+      logger().info("{}", outcome->message);
       if (setup_.keys.empty())
-        spdlog::warn("build {} was not signature-checked", outcome->build_id);
+        logger().warn("build {} was not signature-checked", outcome->build_id);
       staged_ = Staged{outcome->staged_path, outcome->build_id, outcome->timestamp,
                        outcome->signature_text};
       Supervisor::Actions actions = supervisor_.staged(outcome->build_id, Clock::now());

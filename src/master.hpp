@@ -30,7 +30,7 @@ struct MasterSetup {
   std::string bin_path;
   std::vector<std::string> argv;
   std::vector<Listener> listeners;
-  std::unique_ptr<Fetcher> fetcher;  // null: no source
+  std::shared_ptr<Fetcher> fetcher;  // null: no source (Config::fetcher, or made from source)
   std::vector<sig::PublicKey> keys;
   std::string state_dir;
   std::string systemd_notify_socket;  // the master's own NOTIFY_SOCKET, when under systemd
@@ -63,6 +63,8 @@ class Master {
   void prepare_notify_dir();
   void warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m);
   void handle_signals();
+  void check_now(const std::string& who, TimePoint now);
+  void restart_now(const std::string& who, TimePoint now);
   void reap();
   void handle_notify(pid_t pid, ChildSlot& slot);
   void apply(const Supervisor::Actions& actions);

@@ -1,12 +1,13 @@
 // molt::run: decides this process's role and starts it.
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <molt/molt.hpp>
 #include <molt/version.hpp>
+#include <string_view>
 
 #include "address.hpp"
 #include "atomic_file.hpp"
@@ -15,6 +16,7 @@
 #include "handoff.hpp"
 #include "http_text.hpp"
 #include "listeners.hpp"
+#include "log.hpp"
 #include "make_fetcher.hpp"
 #include "master.hpp"
 #include "master_lock.hpp"
@@ -30,11 +32,18 @@ std::optional<spdlog::level::level_enum> log_level(const std::string& name) {
   return level;
 }
 
+// The program's own logger (Config::logger) is used as it is; molt's default one says which role
+// wrote each line. spdlog's default logger is left to the program.
 void setup_logging(const Config& config, const char* role) {
-  auto logger = spdlog::stderr_color_mt(std::string("molt-") + role);
-  logger->set_pattern(std::string("%Y-%m-%d %H:%M:%S.%e molt[%P] ") + role + " %^%l%$: %v");
-  logger->set_level(log_level(config.log_level).value_or(spdlog::level::info));
-  spdlog::set_default_logger(logger);
+  if (config.logger) {
+    set_logger(config.logger);
+    return;
+  }
+  auto own = std::make_shared<spdlog::logger>(
+      "molt", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  own->set_pattern(std::string("%Y-%m-%d %H:%M:%S.%e molt[%P] ") + role + " %^%l%$: %v");
+  own->set_level(log_level(config.log_level).value_or(spdlog::level::info));
+  set_logger(std::move(own));
 }
 
 constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
@@ -77,7 +86,7 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   setup.lock_fd = take_master_lock(setup.state_dir, setup.bin_path, error);
   if (setup.lock_fd < 0) return std::nullopt;
   // What a crashed predecessor's children left would hold the ports this master binds.
-  for (const std::string& line : kill_leftover_groups(setup.state_dir)) spdlog::warn("{}", line);
+  for (const std::string& line : kill_leftover_groups(setup.state_dir)) logger().warn("{}", line);
   for (const std::string& path : config.pubkeys) {
     std::optional<std::string> text = read_small_file(path, kMaxKeyFileSize, error);
     if (!text) {
@@ -91,7 +100,15 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     }
     setup.keys.push_back(*key);
   }
-  if (!config.source.empty()) {
+  if (config.fetcher) {
+    setup.fetcher = config.fetcher;
+    if (setup.keys.empty() && !config.insecure_no_verify) {
+      error = "source " + config.fetcher->describe() +
+              " has no public key: set Config::pubkeys (or insecure_no_verify to run unsigned "
+              "builds)";
+      return std::nullopt;
+    }
+  } else if (!config.source.empty()) {
     if (setup.keys.empty() && !config.insecure_no_verify) {
       error = "source " + config.source +
               " has no public key: pass --pubkey FILE (or --insecure-no-verify to run unsigned "
@@ -125,7 +142,7 @@ int run_child(const Config& config, const Program& program) {
   std::string error;
   std::unique_ptr<ChildState> state = ChildState::from_environment(config.drain_signal, error);
   if (!state) {
-    spdlog::error("{}", error);
+    logger().error("{}", error);
     return 2;
   }
   return program(*state);
@@ -136,11 +153,49 @@ int run_master(const Config& config) {
   std::string error;
   std::optional<MasterSetup> setup = prepare(config, error);
   if (!setup) {
-    spdlog::error("{}", error);
+    logger().error("{}", error);
     return 2;
   }
   Master master(std::move(*setup));
   return master.run();
+}
+
+// Config::supervise = false or MOLT_SUPERVISE=0: the program runs here, on listeners of its own.
+int run_unsupervised(const Config& config, const Program& program) {
+  setup_logging(config, "unsupervised");
+  std::string error;
+  std::vector<Address> addresses;
+  for (std::size_t i = 0; i < config.listen.size(); ++i) {
+    std::optional<Address> a = parse_address(config.listen[i], static_cast<int>(i), error);
+    if (!a) {
+      logger().error("{}", error);
+      return 2;
+    }
+    addresses.push_back(*a);
+  }
+  std::vector<Listener> listeners = open_listeners(addresses, error);
+  if (!error.empty()) {
+    logger().error("{}", error);
+    return 2;
+  }
+  std::vector<int> drain_signals{SIGTERM, SIGINT};
+  if (config.drain_signal != SIGTERM && config.drain_signal != SIGINT) {
+    drain_signals.push_back(config.drain_signal);
+  }
+  std::unique_ptr<ChildState> state = ChildState::unsupervised(listeners, drain_signals);
+  std::string listening;
+  for (const Listener& l : listeners) listening += " " + l.address;
+  logger().info("not supervised (no master, no upgrades): serving build {} on{} in process {}",
+                state->build_id(), listening.empty() ? " nothing" : listening, ::getpid());
+  int code = program(*state);
+  state.reset();
+  for (const Listener& l : listeners) ::close(l.fd);
+  return code;
+}
+
+bool supervised(const Config& config) {
+  const char* env = std::getenv("MOLT_SUPERVISE");
+  return config.supervise && !(env && std::string_view(env) == "0");
 }
 
 }  // namespace
@@ -151,6 +206,7 @@ int run(const Config& config, const Program& program) {
   const char* role = std::getenv(handoff::kRole);
   std::string_view r = role ? role : "";
   if (r == handoff::kRoleChild) return run_child(config, program);
+  if (!supervised(config)) return run_unsupervised(config, program);
   return run_master(config);
 }
 

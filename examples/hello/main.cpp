@@ -3,7 +3,14 @@
 //
 //   GET /                  "hello from <BuildID>"
 //   GET /sleep?duration=2s  waits, then answers the same
-//   GET /id                {"build_id", "pid", "master_pid", "generation"}
+//   GET /id                {"build_id", "pid", "master_pid", "generation", "logger"}
+//   GET /request/check     asks the master to check the source now (State::request_check)
+//   GET /request/restart   asks the master for a new child on the same binary (request_restart)
+//
+// Its own log lines ("hello: ...") go through spdlog's default logger, which it sets up before
+// molt::run: molt logs through a logger of its own and leaves that one alone.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -62,16 +69,39 @@ int serve(molt::State& state, molt::Duration init_delay) {
     nlohmann::json id = {{"build_id", state.build_id()},
                          {"pid", ::getpid()},
                          {"master_pid", state.master_pid()},
-                         {"generation", state.generation()}};
+                         {"generation", state.generation()},
+                         {"logger", spdlog::default_logger()->name()}};
     res.set_content(id.dump() + "\n", "application/json");
+  });
+  server.Get("/request/check", [&](const httplib::Request&, httplib::Response& res) {
+    spdlog::info("asking the master to check now");
+    state.request_check();
+    res.set_content("asked\n", "text/plain");
+  });
+  server.Get("/request/restart", [&](const httplib::Request&, httplib::Response& res) {
+    spdlog::info("asking the master to restart");
+    state.request_restart();
+    res.set_content("asked\n", "text/plain");
   });
   return server.serve(state) ? 0 : 1;
 }
 
 }  // namespace
 
+// While the file at `path` exists, new builds are refused (a deploy freeze, say).
+std::string refuse_while_exists(const std::string& path, const std::string& build_id) {
+  if (::access(path.c_str(), F_OK) != 0) return {};
+  return "build " + build_id + " waits: " + path + " exists";
+}
+
 int main(int argc, char** argv) {
+  // The program's own logger, set before molt::run: it runs in the master and in every child.
+  auto own = spdlog::stderr_logger_mt("hello");
+  own->set_pattern("hello[%P] %l: %v");
+  spdlog::set_default_logger(own);
+
   molt::Config config;
+  std::string refuse_while;
   config.poll_interval = std::chrono::seconds(1);
   std::string stall_timeout = "30s", transfer_timeout = "10m";
   std::string interval = "1s", init_delay = hello::kInitDelay, ready_timeout = "30s",
@@ -114,6 +144,10 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  app.add_option("--refuse-while", refuse_while,
+                 "refuse new builds while this file exists (Config::pre_upgrade)");
+  app.add_flag("!--unsupervised", config.supervise,
+               "no master: serve in this process (as MOLT_SUPERVISE=0)");
   CLI11_PARSE(app, argc, argv);
   molt::Duration delay;
   try {
@@ -127,6 +161,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ValidationError& e) {
     std::cerr << "hello: " << e.what() << "\n";
     return 2;
+  }
+  if (!refuse_while.empty()) {
+    config.pre_upgrade = [refuse_while](const std::string&, const std::string& build_id) {
+      return refuse_while_exists(refuse_while, build_id);
+    };
   }
   return molt::run(config, [&](molt::State& state) { return serve(state, delay); });
 }

@@ -1,7 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +8,8 @@
 #include <cstring>
 #include <molt/http_server.hpp>
 #include <vector>
+
+#include "log.hpp"
 
 namespace molt {
 namespace {
@@ -118,7 +119,7 @@ bool HttpServer::serve(State& state) {
   std::vector<pollfd> fds;
   for (const Listener& l : state.listeners()) fds.push_back({l.fd, POLLIN, 0});
   if (fds.empty()) {
-    spdlog::error("http server: no listeners were passed to this process");
+    logger().error("http server: no listeners were passed to this process");
     return false;
   }
   fds.push_back({drain_fd_, POLLIN, 0});
@@ -127,7 +128,7 @@ bool HttpServer::serve(State& state) {
   while (!state.draining()) {
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("http server: poll: {}", std::strerror(errno));
+      logger().error("http server: poll: {}", std::strerror(errno));
       break;
     }
     if (fds.back().revents) break;

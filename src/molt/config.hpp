@@ -4,9 +4,16 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <molt/fetcher.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace spdlog {
+class logger;
+}
 
 namespace molt {
 
@@ -42,8 +49,27 @@ struct Config {
   std::vector<std::string> listen;
 
   // Where new builds come from: a file path, an http(s):// URL or an s3://bucket/key URL.
-  // Empty: no updates, the master only supervises.
+  // Empty (and no `fetcher`): no updates, the master only supervises.
   std::string source;
+
+  // An update source of the program's own (see molt/fetcher.hpp); when set, it is used instead of
+  // `source`. Its calls run in the check helper, a process forked from the master.
+  std::shared_ptr<Fetcher> fetcher;
+
+  // Asked about each verified new build before it is started: the staged file's path and its
+  // BuildID. A non-empty answer refuses the build and is logged as the reason. It runs in the
+  // check helper (a fork of the master), so it may block, run the file, or ask another service;
+  // what it changes in memory does not reach the master. A refused build is not marked bad: it is
+  // downloaded and offered again at each later check (backing off from 0.5 s to poll_interval),
+  // so a refusal that passes ("not during the nightly batch") is followed by the upgrade.
+  std::function<std::string(const std::string& staged_path, const std::string& build_id)>
+      pre_upgrade;
+
+  // false, or MOLT_SUPERVISE=0 in the environment: no master and no upgrades. run() opens the
+  // listeners itself and calls the program in this process, with a State whose ready() does
+  // nothing and whose drain begins on SIGTERM, SIGINT or the drain signal: for debuggers,
+  // valgrind and the program's own tests.
+  bool supervise = true;
 
   Duration poll_interval{5'000};
   Duration ready_timeout{30'000};  // a new child must send READY=1 within this
@@ -64,7 +90,11 @@ struct Config {
   HttpOptions http;
   S3Options s3;
 
+  // molt logs through its own logger, never spdlog's default one (which stays the program's):
+  // "molt", to stderr, at log_level. A logger given here is used instead, as it is (its own
+  // sinks, pattern and level; log_level is then not applied).
   std::string log_level = "info";  // spdlog level name
+  std::shared_ptr<spdlog::logger> logger;
 };
 
 }  // namespace molt

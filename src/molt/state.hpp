@@ -23,7 +23,7 @@ class State {
   virtual const std::string& build_id() const = 0;
   // 1 for the first child the master started, then one more for each child after it.
   virtual unsigned generation() const = 0;
-  // The master's pid (stable for the life of the service).
+  // The master's pid (stable for the life of the service); 0 when not supervised.
   virtual int master_pid() const = 0;
 
   // Tells the master this child serves (READY=1). Call once the listeners are being accepted on.
@@ -33,6 +33,13 @@ class State {
   virtual void stopping() = 0;
   // Sends a STATUS= line the master logs.
   virtual void status(const std::string& text) = 0;
+
+  // Asks the master to check the source now, as SIGHUP to the master does.
+  virtual void request_check() = 0;
+  // Asks the master to restart the program on the binary that is installed now, as SIGUSR2 to
+  // the master does (overseer.Restart()): a new child starts, and this one drains once it is
+  // ready. Not supervised, both are no-ops.
+  virtual void request_restart() = 0;
 
   // Draining begins when the master sends the drain signal, or when the master dies.
   virtual bool draining() const = 0;
