@@ -1,11 +1,13 @@
 // Reads a BuildID from an ELF file's section headers, without running the file.
 #include <elf.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <molt/build_id.hpp>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,7 @@ namespace {
 
 constexpr std::string_view kMoltNoteSection = ".note.molt.build-id";
 constexpr std::string_view kGnuNoteSection = ".note.gnu.build-id";
+constexpr std::string_view kContentHashPrefix = "sha256-";
 
 struct Note {
   std::string_view owner;
@@ -63,6 +66,40 @@ class ElfFile {
     ssize_t n = ::pread(fd_, bytes.data(), length, static_cast<off_t>(offset));
     if (n < 0 || static_cast<std::uint64_t>(n) != length) return {};
     return bytes;
+  }
+  // The SHA-256 of the whole file as lowercase hex, read in one pass of 64 KiB chunks.
+  std::optional<std::string> sha256_hex(std::string& error) const {
+    struct MdCtxFree {
+      void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+    };
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+      error = "cannot hash the file: SHA-256 is unavailable";
+      return std::nullopt;
+    }
+    std::vector<unsigned char> chunk(64 * 1024);
+    off_t offset = 0;
+    for (;;) {
+      ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), offset);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error = std::string("cannot hash the file: ") + std::strerror(errno);
+        return std::nullopt;
+      }
+      if (n == 0) break;
+      if (EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(n)) != 1) {
+        error = "cannot hash the file";
+        return std::nullopt;
+      }
+      offset += n;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), digest, &digest_size) != 1) {
+      error = "cannot hash the file";
+      return std::nullopt;
+    }
+    return to_hex(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
   }
 
  private:
@@ -126,8 +163,11 @@ std::optional<std::string> find_build_id(const ElfFile& file, std::string& error
       }
     }
   }
-  if (!gnu_id) error = "no BuildID: neither a molt nor a GNU build-id note";
-  return gnu_id;
+  if (gnu_id) return gnu_id;
+  // Neither note: the build is named by its content.
+  std::optional<std::string> hash = file.sha256_hex(error);
+  if (!hash) return std::nullopt;
+  return std::string(kContentHashPrefix) + *hash;
 }
 
 }  // namespace

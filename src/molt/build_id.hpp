@@ -3,7 +3,9 @@
 // A program names its build by compiling with -DMOLT_BUILD_ID="v2" in any file that includes
 // <molt/molt.hpp> (or by writing MOLT_EMBED_BUILD_ID("v2") once at namespace scope). The id is
 // stored in an ELF note section ".note.molt.build-id" (owner "molt", type 1). A binary without
-// one is identified by its GNU build-id note (the linker's -Wl,--build-id), as lowercase hex.
+// one is identified by its GNU build-id note (the linker's -Wl,--build-id), as lowercase hex, and
+// a binary with neither note by its content: "sha256-" and the SHA-256 of the whole file in
+// lowercase hex.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +28,9 @@ struct BuildIdNote {
 };
 }  // namespace detail
 
-// Reads the BuildID of the executable at `path`: the molt note, else the GNU build-id.
-// Returns nullopt and sets `error` when the file is unreadable, not ELF, or has neither note.
+// Reads the BuildID of the executable at `path`: the molt note, else the GNU build-id, else
+// sha256-<hex of the file>, so a BuildID is never empty. Returns nullopt and sets `error` when
+// the file is unreadable, not ELF, a truncated or malformed ELF, or not an executable.
 std::optional<std::string> read_build_id(const std::string& path, std::string& error);
 
 }  // namespace molt

@@ -1,12 +1,16 @@
 // Reading a BuildID from a file without running it.
+#include <elf.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <molt/build_id.hpp>
+#include <optional>
+#include <string>
 
 // The unit test binary names its own build, as a program does with -DMOLT_BUILD_ID.
 MOLT_EMBED_BUILD_ID("unit-test-build")
@@ -86,7 +90,31 @@ TEST_F(BuildIdTest, RelocatableObjectIsNotAnExecutable) {
   EXPECT_NE(error.find("not an executable (ELF type 1)"), std::string::npos) << error;
 }
 
-TEST_F(BuildIdTest, NoNoteAtAll) {
+// What `command` prints, without the trailing newline.
+std::string output_of(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buffer[256];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, p)) out.append(buffer, n);
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The command that copies `from` to `to` without either build-id note.
+std::string strip_notes(const std::string& from, const std::string& to) {
+  return "objcopy --remove-section .note.gnu.build-id --remove-section .note.molt.build-id '" +
+         from + "' '" + to + "'";
+}
+
+// The BuildID a file with neither note must have, computed by coreutils.
+std::string sha256_build_id(const std::string& path) {
+  std::string sum = output_of("sha256sum '" + path + "'");
+  return "sha256-" + sum.substr(0, sum.find(' '));
+}
+
+TEST_F(BuildIdTest, NoNoteAtAllIsNamedByTheHashOfTheFile) {
   // Rename both note sections in the section name table so neither is found.
   std::string self = read("/proc/self/exe");
   for (const std::string name : {".note.molt.build-id", ".note.gnu.build-id"}) {
@@ -94,9 +122,47 @@ TEST_F(BuildIdTest, NoNoteAtAll) {
     ASSERT_NE(at, std::string::npos) << name;
     self[at + 1] = 'X';
   }
+  std::string path = write("anonymous", self);
   std::string error;
-  EXPECT_FALSE(read_build_id(write("anonymous", self), error));
-  EXPECT_NE(error.find("no BuildID"), std::string::npos) << error;
+  std::optional<std::string> id = read_build_id(path, error);
+  ASSERT_TRUE(id) << error;
+  EXPECT_EQ(*id, sha256_build_id(path));
+  EXPECT_EQ(id->size(), 7u + 64u);
+}
+
+TEST_F(BuildIdTest, StrippedNotesGiveAStableHashThatFollowsTheContent) {
+  std::string path = (dir_ / "true").string();
+  ASSERT_EQ(std::system(strip_notes("/bin/true", path).c_str()), 0);
+  ASSERT_EQ(output_of("readelf -n '" + path + "' | grep -c 'Build ID'"), "0");
+
+  std::string error;
+  std::optional<std::string> first = read_build_id(path, error);
+  ASSERT_TRUE(first) << error;
+  EXPECT_EQ(*first, sha256_build_id(path));
+  EXPECT_EQ(first->rfind("sha256-", 0), 0u) << *first;
+  EXPECT_EQ(first->find_first_not_of("0123456789abcdef", 7), std::string::npos) << *first;
+  EXPECT_EQ(read_build_id(path, error), first) << error;
+
+  // One byte of e_ident's padding, which nothing reads: a different file, a different build.
+  std::string bytes = read(path);
+  bytes[EI_PAD + 1] ^= 1;
+  std::string changed = write("true-changed", bytes);
+  std::optional<std::string> second = read_build_id(changed, error);
+  ASSERT_TRUE(second) << error;
+  EXPECT_NE(*second, *first);
+  EXPECT_EQ(*second, sha256_build_id(changed));
+
+  // `molt build-id` prints the same BuildID.
+  EXPECT_EQ(output_of(std::string(MOLT_CLI_PATH) + " build-id '" + path + "'"), *first);
+}
+
+TEST_F(BuildIdTest, FileLargerThanOneChunkIsHashedWhole) {
+  // A stripped ELF followed by data spanning several 64 KiB reads, ending mid-chunk.
+  std::string path = (dir_ / "big").string();
+  ASSERT_EQ(std::system(strip_notes("/bin/true", path).c_str()), 0);
+  std::ofstream(path, std::ios::binary | std::ios::app) << std::string(3 * 65536 + 123, 'z');
+  std::string error;
+  EXPECT_EQ(read_build_id(path, error), sha256_build_id(path)) << error;
 }
 
 }  // namespace
