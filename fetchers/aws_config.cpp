@@ -1,4 +1,4 @@
-#include "aws_config.hpp"
+#include "fetchers/aws_config.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "aws_ini.hpp"
+#include "fetchers/aws_ini.hpp"
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 // A profile as botocore sees it: its section in each file, credentials file over config file.
@@ -306,4 +306,4 @@ std::optional<Settings> resolve_settings(const S3Options& options, const Env& en
   return out;
 }
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -18,13 +18,13 @@
 #pragma once
 
 #include <functional>
+#include <molt/config.hpp>
 #include <optional>
 #include <string>
 
-#include "molt/config.hpp"
-#include "sigv4.hpp"
+#include "fetchers/sigv4.hpp"
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 
 // Looks an environment variable up; nullopt when unset. Tests give a map instead of getenv.
 using Env = std::function<std::optional<std::string>(const std::string& name)>;
@@ -47,4 +47,4 @@ struct Settings {
 std::optional<Settings> resolve_settings(const S3Options& options, const Env& env,
                                          std::string& error);
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -1,4 +1,4 @@
-#include "aws_ini.hpp"
+#include "fetchers/aws_ini.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 constexpr std::string_view kSpace = " \t\r\f\v";
@@ -113,4 +113,4 @@ std::optional<IniFile> read_ini(const std::string& path, std::string& error) {
   return parse_ini(text, path, error);
 }
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 
 using IniSection = std::map<std::string, std::string>;
 using IniFile = std::map<std::string, IniSection>;  // section name, verbatim -> its keys
@@ -28,4 +28,4 @@ std::optional<IniFile> parse_ini(std::string_view text, std::string_view origin,
 // Reads and parses `path`. A missing file is an empty one (every AWS tool treats it so).
 std::optional<IniFile> read_ini(const std::string& path, std::string& error);
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -1,10 +1,10 @@
-#include "curl_api.hpp"
+#include "fetchers/curl_api.hpp"
 
 #include <dlfcn.h>
 
 #include <string_view>
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 // dlerror() names the file first ("libcurl.so.4: cannot open shared object file: ..."), which
@@ -69,4 +69,4 @@ const CurlLoad& curl_api() {
   return load;
 }
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace molt {
+namespace molt::internal {
 
 inline constexpr char kCurlSoname[] = "libcurl.so.4";
 
@@ -43,4 +43,4 @@ CurlLoad load_curl(const char* soname);
 // load_curl(kCurlSoname), once per process (thread-safe); the same answer every time after.
 const CurlLoad& curl_api();
 
-}  // namespace molt
+}  // namespace molt::internal

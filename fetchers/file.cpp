@@ -1,4 +1,4 @@
-#include "file.hpp"
+#include "fetchers/file.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>
@@ -9,9 +9,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "small_file.hpp"
+#include "util/small_file.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 std::string validator_of(const struct stat& st) {
@@ -128,4 +128,4 @@ FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, 
   return result;
 }
 
-}  // namespace molt
+}  // namespace molt::internal

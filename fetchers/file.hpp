@@ -7,7 +7,7 @@
 #include <molt/fetcher.hpp>
 #include <string>
 
-namespace molt {
+namespace molt::internal {
 
 class FileFetcher final : public Fetcher {
  public:
@@ -32,4 +32,4 @@ class FileFetcher final : public Fetcher {
   int inotify_fd_ = -1;
 };
 
-}  // namespace molt
+}  // namespace molt::internal

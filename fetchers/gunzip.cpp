@@ -1,8 +1,8 @@
-#include "gunzip.hpp"
+#include "fetchers/gunzip.hpp"
 
 #include <array>
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 // 15 window bits, +32: zlib detects a gzip (or zlib) header itself.
@@ -57,4 +57,4 @@ bool Gunzip::finish() {
   return true;
 }
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-namespace molt {
+namespace molt::internal {
 
 class Gunzip {
  public:
@@ -32,4 +32,4 @@ class Gunzip {
   std::string error_;
 };
 
-}  // namespace molt
+}  // namespace molt::internal

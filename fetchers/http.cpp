@@ -1,11 +1,11 @@
-#include "http.hpp"
+#include "fetchers/http.hpp"
 
 #include <utility>
 
-#include "curl_api.hpp"
-#include "transfer.hpp"
+#include "fetchers/curl_api.hpp"
+#include "fetchers/transfer.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 // "https://x/app?token=t" -> "https://x/app.minisig?token=t": a presigned or tokened URL keeps
@@ -74,4 +74,4 @@ std::unique_ptr<Fetcher> make_http_fetcher(const std::string& url, const HttpOpt
   return std::make_unique<HttpFetcher>(url, options);
 }
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -3,12 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <molt/config.hpp>
+#include <molt/fetcher.hpp>
 #include <string>
 
-#include "molt/config.hpp"
-#include "molt/fetcher.hpp"
-
-namespace molt {
+namespace molt::internal {
 
 class HttpFetcher final : public Fetcher {
  public:
@@ -28,4 +27,4 @@ class HttpFetcher final : public Fetcher {
 
 std::unique_ptr<Fetcher> make_http_fetcher(const std::string& url, const HttpOptions& options);
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -1,4 +1,4 @@
-#include "http_text.hpp"
+#include "fetchers/http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,9 +6,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "small_file.hpp"
+#include "util/small_file.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 constexpr std::size_t kMaxHeaderFileSize = 64 * 1024;
@@ -117,4 +117,4 @@ std::string_view reason_phrase(long status) {
   return "";
 }
 
-}  // namespace molt
+}  // namespace molt::internal

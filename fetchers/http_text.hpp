@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace molt {
+namespace molt::internal {
 
 // `url` fit for a log line: no userinfo, no query, no fragment (where signatures and tokens go).
 std::string redact_url(const std::string& url);
@@ -25,4 +25,4 @@ bool iequals(std::string_view a, std::string_view b);
 
 std::string_view trim_space(std::string_view s);
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -1,10 +1,10 @@
-#include "make_fetcher.hpp"
+#include "fetchers/make_fetcher.hpp"
 
-#include "file.hpp"
-#include "http.hpp"
-#include "s3.hpp"
+#include "fetchers/file.hpp"
+#include "fetchers/http.hpp"
+#include "fetchers/s3.hpp"
 
-namespace molt {
+namespace molt::internal {
 
 std::unique_ptr<Fetcher> make_fetcher(const Config& config, std::string& error) {
   const std::string& source = config.source;
@@ -23,4 +23,4 @@ std::unique_ptr<Fetcher> make_fetcher(const Config& config, std::string& error) 
   return std::make_unique<FileFetcher>(source, config.http.total_timeout);
 }
 
-}  // namespace molt
+}  // namespace molt::internal

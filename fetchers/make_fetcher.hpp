@@ -6,9 +6,9 @@
 #include <molt/fetcher.hpp>
 #include <string>
 
-namespace molt {
+namespace molt::internal {
 
 // Returns nullptr and sets `error` for a source molt cannot use.
 std::unique_ptr<Fetcher> make_fetcher(const Config& config, std::string& error);
 
-}  // namespace molt
+}  // namespace molt::internal

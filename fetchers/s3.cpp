@@ -1,11 +1,11 @@
-#include "s3.hpp"
+#include "fetchers/s3.hpp"
 
 #include <utility>
 
-#include "http_text.hpp"
-#include "s3_error.hpp"
+#include "fetchers/http_text.hpp"
+#include "fetchers/s3_error.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 // Headers molt sets itself on every signed request: a user's value would break the signature.
@@ -133,4 +133,4 @@ std::unique_ptr<Fetcher> make_s3_fetcher(const Config& config, std::string& erro
   return S3Fetcher::make(config.source, config.s3, config.http, s3::process_env(), error);
 }
 
-}  // namespace molt
+}  // namespace molt::internal

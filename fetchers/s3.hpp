@@ -9,17 +9,17 @@
 #pragma once
 
 #include <memory>
+#include <molt/config.hpp>
+#include <molt/fetcher.hpp>
 #include <string>
 #include <vector>
 
-#include "aws_config.hpp"
-#include "molt/config.hpp"
-#include "molt/fetcher.hpp"
-#include "s3_url.hpp"
-#include "sigv4.hpp"
-#include "transfer.hpp"
+#include "fetchers/aws_config.hpp"
+#include "fetchers/s3_url.hpp"
+#include "fetchers/sigv4.hpp"
+#include "fetchers/transfer.hpp"
 
-namespace molt {
+namespace molt::internal {
 
 class S3Fetcher final : public Fetcher {
  public:
@@ -55,4 +55,4 @@ class S3Fetcher final : public Fetcher {
 // make() with config.source, config.s3, config.http and the process environment.
 std::unique_ptr<Fetcher> make_s3_fetcher(const Config& config, std::string& error);
 
-}  // namespace molt
+}  // namespace molt::internal

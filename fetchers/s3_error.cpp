@@ -1,10 +1,10 @@
-#include "s3_error.hpp"
+#include "fetchers/s3_error.hpp"
 
 #include <array>
 #include <charconv>
 #include <ctime>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 constexpr std::size_t kMaxField = 200;  // a server's text is quoted, never a whole page of it
@@ -204,4 +204,4 @@ std::string format_duration(std::chrono::seconds duration) {
   return std::to_string(s) + "s";
 }
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

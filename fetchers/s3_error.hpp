@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "sigv4.hpp"
+#include "fetchers/sigv4.hpp"
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 
 struct ErrorDocument {
   std::string code;         // "NoSuchKey"
@@ -61,4 +61,4 @@ std::optional<Clock::time_point> parse_iso8601(std::string_view text);
 // A clock difference for people: "42s", "17m03s", "2h05m", "3d04h".
 std::string format_duration(std::chrono::seconds duration);
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

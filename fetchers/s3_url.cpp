@@ -1,12 +1,12 @@
-#include "s3_url.hpp"
+#include "fetchers/s3_url.hpp"
 
 #include <algorithm>
 #include <charconv>
 
-#include "http_text.hpp"
-#include "sigv4.hpp"
+#include "fetchers/http_text.hpp"
+#include "fetchers/sigv4.hpp"
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -184,4 +184,4 @@ std::optional<Target> object_target(const Endpoint& endpoint, S3Options::Style s
   return target;
 }
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

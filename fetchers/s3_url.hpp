@@ -8,13 +8,12 @@
 // Keys are taken literally, as the AWS CLI takes them: s3://b/my%20file names "my%20file".
 #pragma once
 
+#include <molt/config.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "molt/config.hpp"
-
-namespace molt::s3 {
+namespace molt::internal::s3 {
 
 struct ObjectName {
   std::string bucket;
@@ -61,4 +60,4 @@ std::optional<Target> object_target(const Endpoint& endpoint, S3Options::Style s
                                     const std::string& bucket, const std::string& key,
                                     std::string& error);
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -1,4 +1,4 @@
-#include "sigv4.hpp"
+#include "fetchers/sigv4.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,7 +11,7 @@
 #include <ctime>
 #include <map>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
@@ -194,4 +194,4 @@ Signature sign(const Request& request, const Credentials& credentials, std::stri
   return out;
 }
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 
 using Clock = std::chrono::system_clock;
 using Param = std::pair<std::string, std::string>;
@@ -79,4 +79,4 @@ std::string canonical_query(const std::vector<Param>& query);
 
 std::string sha256_hex(std::string_view data);
 
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -1,4 +1,4 @@
-#include "transfer.hpp"
+#include "fetchers/transfer.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,12 +10,12 @@
 #include <string_view>
 #include <type_traits>
 
-#include "curl_api.hpp"
-#include "gunzip.hpp"
-#include "http_text.hpp"
-#include "log.hpp"
+#include "fetchers/curl_api.hpp"
+#include "fetchers/gunzip.hpp"
+#include "fetchers/http_text.hpp"
+#include "util/log.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 constexpr char kUserAgent[] = "molt/" MOLT_VERSION_STRING;
@@ -463,4 +463,4 @@ TransferResult transfer(const TransferRequest& request, const HttpOptions& optio
   return result;
 }
 
-}  // namespace molt
+}  // namespace molt::internal

@@ -12,16 +12,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <molt/config.hpp>
+#include <molt/fetcher.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "http_text.hpp"
-#include "molt/config.hpp"
-#include "molt/fetcher.hpp"
+#include "fetchers/http_text.hpp"
 
-namespace molt {
+namespace molt::internal {
 
 inline constexpr std::size_t kErrorBodyCap = 16 * 1024;
 
@@ -58,4 +58,4 @@ TransferResult transfer(const TransferRequest& request, const HttpOptions& optio
 // answer 304 to an old enough date though the ETag differs (s3rver does).
 std::optional<std::pair<std::string, std::string>> conditional_header(const Validator& since);
 
-}  // namespace molt
+}  // namespace molt::internal

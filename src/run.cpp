@@ -9,20 +9,21 @@
 #include <molt/version.hpp>
 #include <string_view>
 
-#include "address.hpp"
-#include "atomic_file.hpp"
-#include "child_groups.hpp"
-#include "child_state.hpp"
-#include "handoff.hpp"
-#include "http_text.hpp"
-#include "listeners.hpp"
-#include "log.hpp"
-#include "make_fetcher.hpp"
-#include "master.hpp"
-#include "master_lock.hpp"
-#include "small_file.hpp"
+#include "child/child_state.hpp"
+#include "fetchers/http_text.hpp"
+#include "fetchers/make_fetcher.hpp"
+#include "master/child_groups.hpp"
+#include "master/listeners.hpp"
+#include "master/master.hpp"
+#include "master/master_lock.hpp"
+#include "master/spawn.hpp"
+#include "protocol/environment.hpp"
+#include "util/address.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+#include "util/small_file.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 // spdlog reads an unknown name as "off": a typo would silence every line.
@@ -129,10 +130,10 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   }
   setup.listeners = open_listeners(addresses, error);
   if (!error.empty()) return std::nullopt;
-  setup.argv = handoff::own_argv();
-  if (const char* systemd = std::getenv("NOTIFY_SOCKET")) {
+  setup.argv = own_argv();
+  if (const char* systemd = std::getenv(env::kNotifySocket)) {
     setup.systemd_notify_socket = systemd;
-    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv(env::kNotifySocket);
   }
   return setup;
 }
@@ -194,18 +195,22 @@ int run_unsupervised(const Config& config, const Program& program) {
 }
 
 bool supervised(const Config& config) {
-  const char* env = std::getenv("MOLT_SUPERVISE");
+  const char* env = std::getenv(env::kSupervise);
   return config.supervise && !(env && std::string_view(env) == "0");
 }
 
 }  // namespace
+}  // namespace molt::internal
+
+namespace molt {
 
 const char* version() { return MOLT_VERSION_STRING; }
 
 int run(const Config& config, const Program& program) {
-  const char* role = std::getenv(handoff::kRole);
+  using namespace internal;
+  const char* role = std::getenv(env::kRole);
   std::string_view r = role ? role : "";
-  if (r == handoff::kRoleChild) return run_child(config, program);
+  if (r == env::kRoleChild) return run_child(config, program);
   if (!supervised(config)) return run_unsupervised(config, program);
   return run_master(config);
 }

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "base64.hpp"
+#include "minisign/base64.hpp"
 
 namespace {
 
@@ -34,8 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   molt::sig::is_encrypted_secret_key(text);
   molt::sig::parse_trusted_comment(text);
 
-  if (auto bytes = molt::base64_decode(text)) {
-    auto again = molt::base64_decode(molt::base64_encode(bytes->data(), bytes->size()));
+  if (auto bytes = molt::internal::base64_decode(text)) {
+    auto again =
+        molt::internal::base64_decode(molt::internal::base64_encode(bytes->data(), bytes->size()));
     require(again && *again == *bytes);
   }
   return 0;

@@ -11,11 +11,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "sigv4.hpp"
+#include "fetchers/sigv4.hpp"
 
 namespace {
 
-using molt::s3::Param;
+using molt::internal::s3::Param;
 using nlohmann::json;
 
 std::vector<Param> pairs(const json& request, const char* field) {
@@ -27,16 +27,17 @@ std::vector<Param> pairs(const json& request, const char* field) {
 }
 
 json sign_one(const json& in) {
-  molt::s3::Request request{in.at("method"), in.at("host"), in.at("path"), pairs(in, "query"),
-                            pairs(in, "headers")};
-  molt::s3::Credentials credentials{in.at("access_key_id"), in.at("secret_access_key"),
-                                    in.value("session_token", "")};
-  auto time = molt::s3::Clock::from_time_t(in.at("time").get<std::time_t>());
-  std::string payload_hash = in.value("payload_hash", std::string(molt::s3::kUnsignedPayload));
+  molt::internal::s3::Request request{in.at("method"), in.at("host"), in.at("path"),
+                                      pairs(in, "query"), pairs(in, "headers")};
+  molt::internal::s3::Credentials credentials{in.at("access_key_id"), in.at("secret_access_key"),
+                                              in.value("session_token", "")};
+  auto time = molt::internal::s3::Clock::from_time_t(in.at("time").get<std::time_t>());
+  std::string payload_hash =
+      in.value("payload_hash", std::string(molt::internal::s3::kUnsignedPayload));
 
-  molt::s3::add_amz_headers(request, credentials, time, payload_hash);
-  molt::s3::Signature s = molt::s3::sign(request, credentials, in.at("region").get<std::string>(),
-                                         in.value("service", "s3"), time);
+  molt::internal::s3::add_amz_headers(request, credentials, time, payload_hash);
+  molt::internal::s3::Signature s = molt::internal::s3::sign(
+      request, credentials, in.at("region").get<std::string>(), in.value("service", "s3"), time);
   json headers = json::array();
   for (const auto& [name, value] : request.headers) headers.push_back({name, value});
   return {{"authorization", s.authorization},

@@ -1,5 +1,5 @@
 // S3 settings resolution: S3Options, then the environment and ~/.aws files as AWS tools read them.
-#include "aws_config.hpp"
+#include "fetchers/aws_config.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -9,9 +9,9 @@
 #include <fstream>
 #include <map>
 
-#include "aws_ini.hpp"
+#include "fetchers/aws_ini.hpp"
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 namespace fs = std::filesystem;
@@ -322,4 +322,4 @@ TEST(AwsIni, MissingFileIsEmpty) {
 }
 
 }  // namespace
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

@@ -15,7 +15,7 @@
 // The unit test binary names its own build, as a program does with -DMOLT_BUILD_ID.
 MOLT_EMBED_BUILD_ID("unit-test-build")
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -166,4 +166,4 @@ TEST_F(BuildIdTest, FileLargerThanOneChunkIsHashedWhole) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

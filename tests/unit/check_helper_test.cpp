@@ -1,5 +1,5 @@
 // The check helper: a real forked process running real checks of a file source.
-#include "check_helper.hpp"
+#include "master/check_helper.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <molt/build_id.hpp>
 
-#include "file.hpp"
+#include "fetchers/file.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -120,4 +120,4 @@ TEST_F(CheckHelperTest, AHelperKilledMidCheckIsACompleteAnswerWithoutOutcome) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

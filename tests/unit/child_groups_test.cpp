@@ -1,5 +1,5 @@
 // What a killed master's children left is ended by the next master, and nothing else is.
-#include "child_groups.hpp"
+#include "master/child_groups.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -118,4 +118,4 @@ TEST_F(Group, WhatALeaderLeavesWhenItExitsIsCounted) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

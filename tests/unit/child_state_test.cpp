@@ -1,7 +1,7 @@
 // The child's State: on_drain callbacks run exactly once, whether they are registered before
 // or after draining begins. Draining is triggered for real: the drain signal raised in this
 // process, whose handler writes the State's eventfd.
-#include "child_state.hpp"
+#include "child/child_state.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "handoff.hpp"
+#include "protocol/environment.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 using namespace std::chrono_literals;
@@ -30,7 +30,7 @@ class ChildStateTest : public ::testing::Test {
   // A State as a child started outside molt sees it: no listeners, no master.
   static std::unique_ptr<ChildState> make_state() {
     for (const char* name : {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
-                             handoff::kMasterPid, handoff::kGeneration}) {
+                             env::kMasterPid, env::kGeneration}) {
       ::unsetenv(name);
     }
     std::string error;
@@ -139,4 +139,4 @@ TEST_F(ChildStateTest, CallbacksRacingTheDrainSignalEachRunExactlyOnce) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

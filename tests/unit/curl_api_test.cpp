@@ -1,12 +1,12 @@
 // Loading libcurl at run time: the real library once per process, and clear one-line failures
 // when the library is not there or is not libcurl.
-#include "curl_api.hpp"
+#include "fetchers/curl_api.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 TEST(CurlApi, LoadsLibcurlOnceAndCallsThroughIt) {
@@ -45,4 +45,4 @@ TEST(CurlApi, ALibraryThatIsNotLibcurlNamesTheFirstMissingFunction) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

@@ -6,12 +6,12 @@
 
 #include <random>
 
-#include "gunzip.hpp"
-#include "http.hpp"
+#include "fetchers/gunzip.hpp"
+#include "fetchers/http.hpp"
+#include "fetchers/transfer.hpp"
 #include "http_test_servers.hpp"
-#include "transfer.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 using test::fs::path;
@@ -519,4 +519,4 @@ TEST_F(HttpsTest, RedirectsStayOnHttps) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

@@ -1,6 +1,6 @@
 // The notify socket with real processes: who may speak for a child, and what a sender's
 // descriptors become.
-#include "notify_socket.hpp"
+#include "protocol/notify_socket.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "http_test_servers.hpp"
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -71,7 +71,7 @@ TEST_F(NotifySocketTest, TheChildItselfSpeaksForIt) {
   pid_t child = ::fork();
   if (child == 0) {
     ::setpgid(0, 0);
-    _exit(molt::notify(socket_->name(), "READY=1") ? 0 : 1);
+    _exit(notify(socket_->name(), "READY=1") ? 0 : 1);
   }
   leader_ = child;
   auto messages = wait_for_messages();
@@ -102,7 +102,7 @@ TEST_F(NotifySocketTest, SystemdNotifyRunByTheChildIsAcceptedAndItsBarrierAnswer
 
 TEST_F(NotifySocketTest, AProcessOfAnotherGroupDoesNotSpeakForTheChild) {
   pid_t child = start_child("read line");                 // waits on stdin: alive, says nothing
-  ASSERT_TRUE(molt::notify(socket_->name(), "READY=1"));  // this test's own process
+  ASSERT_TRUE(notify(socket_->name(), "READY=1"));  // this test's own process
   auto messages = wait_for_messages();
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].pid, ::getpid());
@@ -149,4 +149,4 @@ TEST_F(NotifySocketTest, DescriptorsSentAlongAreClosed) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

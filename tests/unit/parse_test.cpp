@@ -3,9 +3,9 @@
 
 #include <molt/duration.hpp>
 
-#include "address.hpp"
+#include "util/address.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 using namespace std::chrono_literals;
@@ -100,4 +100,4 @@ TEST(DurationTest, Format) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

@@ -1,9 +1,9 @@
 // S3's refusals, one line each; bodies modelled on what S3 sends.
-#include "s3_error.hpp"
+#include "fetchers/s3_error.hpp"
 
 #include <gtest/gtest.h>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 const Clock::time_point kSent = Clock::from_time_t(1369353600);  // 2013-05-24T00:00:00Z
@@ -157,4 +157,4 @@ TEST(S3Error, Dates) {
 }
 
 }  // namespace
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

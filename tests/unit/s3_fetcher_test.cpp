@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "fetchers/s3.hpp"
 #include "http_test_servers.hpp"
-#include "s3.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 using Status = FetchResult::Status;
@@ -354,4 +354,4 @@ TEST_F(S3FetcherTest, AwsRequestsAreVirtualHostedAndSigned) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

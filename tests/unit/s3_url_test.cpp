@@ -1,9 +1,9 @@
 // Where S3 requests go: s3:// names, endpoints, virtual-hosted and path-style URLs.
-#include "s3_url.hpp"
+#include "fetchers/s3_url.hpp"
 
 #include <gtest/gtest.h>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 using Style = S3Options::Style;
@@ -163,4 +163,4 @@ TEST(S3Url, ForcedVirtualHostingNeedsAHostName) {
 }
 
 }  // namespace
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

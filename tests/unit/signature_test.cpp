@@ -9,11 +9,15 @@
 #include <molt/signature.hpp>
 #include <string>
 
-#include "base64.hpp"
-#include "blake2b.hpp"
+#include "minisign/base64.hpp"
+#include "minisign/blake2b.hpp"
 
 namespace molt::sig {
 namespace {
+
+using internal::base64_decode;
+using internal::base64_encode;
+using internal::blake2b;
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

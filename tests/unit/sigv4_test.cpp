@@ -1,11 +1,11 @@
 // SigV4 against the worked examples of AWS's "Signature Calculations for the Authorization Header:
 // Transferring Payload in a Single Chunk" (Amazon S3 API reference, sig-v4-header-based-auth):
 // every intermediate string must match the page byte for byte, not only the final signature.
-#include "sigv4.hpp"
+#include "fetchers/sigv4.hpp"
 
 #include <gtest/gtest.h>
 
-namespace molt::s3 {
+namespace molt::internal::s3 {
 namespace {
 
 const Credentials kExample{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""};
@@ -193,4 +193,4 @@ TEST(Sigv4, AmzDateIsUtc) {
 }
 
 }  // namespace
-}  // namespace molt::s3
+}  // namespace molt::internal::s3

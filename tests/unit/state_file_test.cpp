@@ -1,5 +1,5 @@
 // What the master remembers across restarts, as it is found after a crash or rot.
-#include "state_file.hpp"
+#include "master/state_file.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "http_test_servers.hpp"
-#include "swap.hpp"
+#include "master/swap.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -86,4 +86,4 @@ TEST_F(StateFileTest, AnInterruptedInstallThatDidNotReachTheBinaryIsDropped) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

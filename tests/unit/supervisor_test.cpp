@@ -1,13 +1,13 @@
 // The master's decisions, driven with fake pids and a fake clock.
-#include "supervisor.hpp"
+#include "master/supervisor.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
 
-#include "backoff.hpp"
+#include "util/backoff.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 using namespace std::chrono_literals;
@@ -249,4 +249,4 @@ TEST(BackoffTest, DoublesUpToTheMaximumAndResets) {
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

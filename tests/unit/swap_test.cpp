@@ -1,5 +1,5 @@
 // The swap: <bin> is always a whole old or whole new file, whichever syscall fails.
-#include "swap.hpp"
+#include "master/swap.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,9 +12,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "staged_file.hpp"
+#include "master/staged_file.hpp"
 
-namespace molt {
+namespace molt::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -107,7 +107,7 @@ class SwapTest : public ::testing::Test {
     if (!staged.open() || !staged.write(new_.data(), new_.size()) || !staged.finish()) {
       return staged.error();
     }
-    std::string error = install(sys, staged.path(), bin_, "the new build's signature\n");
+    std::string error = swap_in(sys, staged.path(), bin_, "the new build's signature\n");
     if (error.empty()) staged.release();
     return error;
   }
@@ -274,4 +274,4 @@ TEST_F(SwapTest, FsyncFailingDuringTheTransferGivesOneErrorAndLeavesNoTempFile) 
 }
 
 }  // namespace
-}  // namespace molt
+}  // namespace molt::internal

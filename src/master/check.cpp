@@ -1,0 +1,285 @@
+#include "master/check.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <molt/build_id.hpp>
+
+#include "master/staged_file.hpp"
+#include "util/framing.hpp"
+
+namespace molt::internal {
+namespace {
+
+using Kind = CheckOutcome::Kind;
+using Status = FetchResult::Status;
+
+constexpr std::size_t kMaxSignatureSize = 64 * 1024;
+
+class MemorySink final : public Sink {
+ public:
+  explicit MemorySink(std::size_t limit) : limit_(limit) {}
+  bool write(const char* data, std::size_t size) override {
+    if (bytes_.size() + size > limit_) return false;
+    bytes_.append(data, size);
+    return true;
+  }
+  bool reset() override {
+    bytes_.clear();
+    return true;
+  }
+  std::string error() const override {
+    return "signature larger than " + std::to_string(limit_) + " bytes";
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::size_t limit_;
+  std::string bytes_;
+};
+
+std::string utc(std::int64_t unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return text;
+}
+
+// Accumulates the outcome; each step returns early through one of these.
+struct Outcome {
+  CheckOutcome result;
+  CheckOutcome done(Kind kind, std::string message = {}) {
+    result.kind = kind;
+    result.message = std::move(message);
+    return result;
+  }
+};
+
+}  // namespace
+
+CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) {
+  Outcome out;
+  out.result.signature = request.signature_seen;
+  out.result.artifact = request.artifact_seen;
+  const std::string source = fetcher.describe();
+  const bool verify = !request.keys.empty();
+
+  std::optional<sig::Signature> signature;
+  const sig::PublicKey* key = nullptr;  // the pinned key the signature names
+  sig::TrustedComment comment;
+  bool early = false;
+  Validator artifact_since = request.artifact_seen;
+  if (verify) {
+    MemorySink sink(kMaxSignatureSize);
+    // After a failure the artifact may have changed under an unchanged signature: read both.
+    FetchResult polled = fetcher.poll(request.retry ? Validator{} : request.signature_seen, sink);
+    if (polled.status == Status::kNotModified) return out.done(Kind::kNothing);
+    if (polled.status == Status::kMissing) {
+      return out.done(Kind::kNothing, source +
+                                          ".minisig: no signature yet; nothing unsigned is "
+                                          "installed");
+    }
+    if (polled.status == Status::kFailed) return out.done(Kind::kFailed, polled.error);
+    bool same_signature = polled.validator == request.signature_seen;
+    out.result.signature = polled.validator;
+    if (!request.retry || !same_signature) artifact_since = {};
+    std::string error;
+    signature = sig::parse_signature(sink.bytes(), error);
+    if (!signature) return out.done(Kind::kFailed, source + ".minisig: " + error);
+    // A signature by a key we do not pin can never verify, whatever the artifact: refuse it
+    // before any download, and look again only when the signature changes.
+    key = sig::find_key(request.keys, *signature, error);
+    if (!key) return out.done(Kind::kRefused, source + ".minisig: " + error);
+    // Nothing in the comment counts before its own signature checks: a forged comment could
+    // otherwise trigger a download or a decision ("already running", "downgrade").
+    if (std::string bad = sig::verify_comment(*key, *signature); !bad.empty()) {
+      return out.done(Kind::kRefused, source + ".minisig: refused: " + bad);
+    }
+    comment = sig::parse_trusted_comment(signature->trusted_comment);
+    if (!comment.timestamp && !request.allow_downgrade) {
+      return out.done(Kind::kRefused,
+                      source +
+                          ".minisig: refused: its trusted comment has no timestamp, so it could "
+                          "be replayed for ever (molt sign and minisign -S write one; "
+                          "--allow-downgrade accepts such signatures)");
+    }
+    out.result.signature_text = sink.bytes();
+    if (sink.bytes() == request.failed_signature) {
+      if (!request.failed_signature_waits) {
+        artifact_since = {};  // the last read of it may have been torn: read it whole again
+      } else if (request.early_retry) {
+        artifact_since = request.failed_artifact;  // only if it changed since
+        early = true;
+      } else {
+        return out.done(Kind::kNothing);
+      }
+    }
+    out.result.build_id = comment.build_id;
+    out.result.timestamp = comment.timestamp;
+    if (!comment.build_id.empty()) {
+      if (comment.build_id == request.running_build_id) {
+        return out.done(Kind::kSkipped, source + ": build " + comment.build_id +
+                                            " is already running; nothing to do");
+      }
+      if (request.bad_build_ids.contains(comment.build_id)) {
+        return out.done(Kind::kSkipped,
+                        source + ": build " + comment.build_id + " failed before; not retried");
+      }
+    }
+    if (comment.timestamp && request.high_water && *comment.timestamp < *request.high_water &&
+        !request.allow_downgrade) {
+      return out.done(Kind::kRefused,
+                      source + ": refused as a downgrade: signed at " + utc(*comment.timestamp) +
+                          ", older than the running build signed at " + utc(*request.high_water));
+    }
+  }
+
+  StagedFile staged(sys, request.bin_path, request.max_size);
+  if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
+  FetchResult fetched = fetcher.download(artifact_since, staged);
+  out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
+  if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
+  out.result.used_early_retry = early;
+  if (fetched.status == Status::kMissing) {
+    if (!verify) return out.done(Kind::kNothing);
+    out.result.retry = true;
+    return out.done(Kind::kNothing, source + ": signature present, waiting for the artifact");
+  }
+  if (fetched.status == Status::kFailed) return out.done(Kind::kFailed, fetched.error);
+  out.result.artifact = fetched.validator;
+  if (!staged.finish()) return out.done(Kind::kFailed, source + ": " + staged.error());
+
+  if (verify) {
+    std::string error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
+                                             : sig::verify_file(*key, *signature, staged.path());
+    if (!error.empty()) {
+      out.result.verify_failed = true;
+      return out.done(Kind::kFailed, source + ": " + error);
+    }
+  }
+
+  std::string error;
+  std::optional<std::string> build_id = read_build_id(staged.path(), error);
+  if (!build_id) {
+    return out.done(Kind::kRefused, source + ": refused: " + error.substr(error.find(": ") + 2));
+  }
+  out.result.build_id = *build_id;
+  if (*build_id == request.running_build_id) {
+    return out.done(Kind::kSkipped,
+                    source + ": build " + *build_id + " is already running; nothing to do");
+  }
+  if (request.bad_build_ids.contains(*build_id)) {
+    return out.done(Kind::kSkipped,
+                    source + ": build " + *build_id + " failed before; not retried");
+  }
+  if (verify && !comment.build_id.empty() && comment.build_id != *build_id) {
+    return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
+                                        " but the file is build " + *build_id);
+  }
+  if (request.pre_upgrade) {
+    if (std::string refusal = request.pre_upgrade(staged.path(), *build_id); !refusal.empty()) {
+      // Not remembered as seen: the next check downloads it again and asks again.
+      out.result.artifact = {};
+      return out.done(Kind::kFailed,
+                      source + ": build " + *build_id + " refused by pre_upgrade: " + refusal);
+    }
+  }
+  staged.release();
+  out.result.staged_path = staged.path();
+  return out.done(Kind::kStaged, source + ": verified build " + *build_id + "; starting it");
+}
+
+std::string encode_outcome(const CheckOutcome& o) {
+  std::string out;
+  put_field(out, std::to_string(static_cast<int>(o.kind)));
+  put_field(out, o.message);
+  put_field(out, o.signature.etag);
+  put_field(out, o.signature.last_modified);
+  put_field(out, o.artifact.etag);
+  put_field(out, o.artifact.last_modified);
+  put_field(out, o.build_id);
+  put_field(out, o.timestamp ? std::to_string(*o.timestamp) : "");
+  put_field(out, o.staged_path);
+  put_field(out, o.retry ? "1" : "0");
+  put_field(out, o.downloaded ? "1" : "0");
+  put_field(out, o.signature_text);
+  put_field(out, o.verify_failed ? "1" : "0");
+  put_field(out, o.used_early_retry ? "1" : "0");
+  return out;
+}
+
+std::optional<CheckOutcome> decode_outcome(const std::string& bytes) {
+  std::string_view in = bytes;
+  std::string kind, timestamp, retry, downloaded, verify_failed, early;
+  CheckOutcome o;
+  if (!take_field(in, kind) || !take_field(in, o.message) || !take_field(in, o.signature.etag) ||
+      !take_field(in, o.signature.last_modified) || !take_field(in, o.artifact.etag) ||
+      !take_field(in, o.artifact.last_modified) || !take_field(in, o.build_id) ||
+      !take_field(in, timestamp) || !take_field(in, o.staged_path) || !take_field(in, retry) ||
+      !take_field(in, downloaded) || !take_field(in, o.signature_text) ||
+      !take_field(in, verify_failed) || !take_field(in, early) || kind.size() != 1 ||
+      kind[0] < '0' || kind[0] > '4') {
+    return std::nullopt;
+  }
+  o.kind = static_cast<Kind>(kind[0] - '0');
+  if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
+  o.retry = retry == "1";
+  o.downloaded = downloaded == "1";
+  o.verify_failed = verify_failed == "1";
+  o.used_early_retry = early == "1";
+  return o;
+}
+
+std::string encode_changes(const CheckRequest& r) {
+  std::string out;
+  put_field(out, r.running_build_id);
+  put_field(out, std::to_string(r.bad_build_ids.size()));
+  for (const std::string& id : r.bad_build_ids) put_field(out, id);
+  put_field(out, r.signature_seen.etag);
+  put_field(out, r.signature_seen.last_modified);
+  put_field(out, r.artifact_seen.etag);
+  put_field(out, r.artifact_seen.last_modified);
+  put_field(out, r.retry ? "1" : "0");
+  put_field(out, r.high_water ? std::to_string(*r.high_water) : "");
+  put_field(out, r.failed_signature);
+  put_field(out, r.failed_signature_waits ? "1" : "0");
+  put_field(out, r.failed_artifact.etag);
+  put_field(out, r.failed_artifact.last_modified);
+  put_field(out, r.early_retry ? "1" : "0");
+  return out;
+}
+
+bool decode_changes(const std::string& bytes, CheckRequest& into) {
+  std::string_view in = bytes;
+  CheckRequest r = into;
+  std::string count, retry, high_water, waits, early;
+  std::size_t n = 0;
+  if (!take_field(in, r.running_build_id) || !take_field(in, count) ||
+      std::from_chars(count.data(), count.data() + count.size(), n).ec != std::errc()) {
+    return false;
+  }
+  r.bad_build_ids.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string id;
+    if (!take_field(in, id)) return false;
+    r.bad_build_ids.insert(std::move(id));
+  }
+  if (!take_field(in, r.signature_seen.etag) || !take_field(in, r.signature_seen.last_modified) ||
+      !take_field(in, r.artifact_seen.etag) || !take_field(in, r.artifact_seen.last_modified) ||
+      !take_field(in, retry) || !take_field(in, high_water) ||
+      !take_field(in, r.failed_signature) || !take_field(in, waits) ||
+      !take_field(in, r.failed_artifact.etag) || !take_field(in, r.failed_artifact.last_modified) ||
+      !take_field(in, early)) {
+    return false;
+  }
+  r.failed_signature_waits = waits == "1";
+  r.early_retry = early == "1";
+  r.retry = retry == "1";
+  r.high_water.reset();
+  if (!high_water.empty()) r.high_water = std::stoll(high_water);
+  into = std::move(r);
+  return true;
+}
+
+}  // namespace molt::internal

@@ -1,0 +1,180 @@
+#include "master/check_helper.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+#include "util/fd.hpp"
+#include "util/framing.hpp"
+#include "util/sys.hpp"
+#include "util/write_all.hpp"
+
+namespace molt::internal {
+namespace {
+
+// After a transfer, or a failure (whose cause, such as a library that would not load, a fresh
+// process may not share), the helper exits and the next check gets a new one. Both sides decide
+// it from the outcome, so the master never hands a request to a helper that is on its way out.
+bool helper_retires_after(const CheckOutcome& outcome) {
+  return outcome.downloaded || outcome.kind == CheckOutcome::Kind::kFailed;
+}
+
+std::string frame(const std::string& payload) {
+  std::string out;
+  put_field(out, payload);
+  return out;
+}
+
+// A whole frame at the front of `buffer`: its payload, which is removed from the buffer.
+std::optional<std::string> take_frame(std::string& buffer) {
+  std::string_view in = buffer;
+  std::string payload;
+  if (!take_field(in, payload)) return std::nullopt;
+  buffer.erase(0, buffer.size() - in.size());
+  return payload;
+}
+
+// Blocking read of one frame; nullopt at end of file.
+std::optional<std::string> read_frame(int fd, std::string& buffer) {
+  for (;;) {
+    if (auto payload = take_frame(buffer)) return payload;
+    char chunk[4096];
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+CheckHelper::CheckHelper(Fetcher& fetcher, CheckRequest fixed)
+    : fetcher_(fetcher), fixed_(std::move(fixed)) {}
+
+CheckHelper::~CheckHelper() { stop(); }
+
+std::string CheckHelper::start(const CheckRequest& request,
+                               const std::vector<int>& close_in_helper) {
+  std::string message = frame(encode_changes(request));
+  // A helper that exited since its last answer (after a transfer, or killed) is replaced.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (pid_ < 0) {
+      close_pipes();
+      if (std::string error = fork_helper(close_in_helper); !error.empty()) return error;
+    }
+    if (write_all(request_fd_.get(), message)) {
+      checking_ = true;
+      answer_.clear();
+      return {};
+    }
+    stop();  // it died between checks: start over once with a fresh one
+  }
+  return std::string("check helper: write: ") + std::strerror(errno);
+}
+
+std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper) {
+  Pipe requests = Pipe::open();
+  if (!requests.read) return std::string("pipe: ") + std::strerror(errno);
+  Pipe answers = Pipe::open();
+  if (!answers.read) return std::string("pipe: ") + std::strerror(errno);
+  pid_t pid = ::fork();
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    requests.write.reset();
+    answers.read.reset();
+    for (int fd : close_in_helper) ::close(fd);
+    serve(requests.read.get(), answers.write.get());
+  }
+  ::fcntl(answers.read.get(), F_SETFL, O_NONBLOCK);
+  pid_ = pid;
+  request_fd_ = std::move(requests.write);
+  answer_fd_ = std::move(answers.read);
+  return {};
+}
+
+void CheckHelper::serve(int request_fd, int answer_fd) {
+  // Default signal handling, so the master can kill it; it dies with the master.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Checking (transfers, hashing, fsync) must never compete with the children serving requests:
+  // 10 below the master (a master started at nice -10 gets a helper at 0, not 10).
+  (void)!::nice(10);
+  CheckRequest request = fixed_;
+  std::string buffer;
+  while (std::optional<std::string> changes = read_frame(request_fd, buffer)) {
+    CheckOutcome outcome;
+    if (decode_changes(*changes, request)) {
+      outcome = run_check(fetcher_, request, real_sys());
+    } else {
+      outcome.kind = CheckOutcome::Kind::kFailed;
+      outcome.message = "check helper: garbled request";
+    }
+    if (!write_all(answer_fd, frame(encode_outcome(outcome))) || helper_retires_after(outcome))
+      break;
+  }
+  _exit(0);
+}
+
+CheckHelper::Answer CheckHelper::read() {
+  if (!checking_) return {};
+  bool ended = false;
+  for (;;) {
+    char chunk[4096];
+    ssize_t n = ::read(answer_fd_.get(), chunk, sizeof chunk);
+    if (n > 0) {
+      answer_.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    ended = !(n < 0 && errno == EAGAIN);
+    break;
+  }
+  if (std::optional<std::string> payload = take_frame(answer_)) {
+    checking_ = false;
+    std::optional<CheckOutcome> outcome = decode_outcome(*payload);
+    if (!outcome || helper_retires_after(*outcome)) {
+      // It exits on its own (the master reaps it as any child); the next check forks anew.
+      close_pipes();
+      pid_ = -1;
+    }
+    return {.complete = true, .outcome = std::move(outcome)};
+  }
+  if (!ended) return {};
+  checking_ = false;  // the helper died mid-check
+  close_pipes();
+  return {.complete = true};
+}
+
+bool CheckHelper::reaped(pid_t pid) {
+  if (pid != pid_ || pid < 0) return false;
+  pid_ = -1;
+  // Its answer, if any, is still in the pipe: read() gets it; otherwise nothing is pending.
+  if (!checking_) close_pipes();
+  return true;
+}
+
+void CheckHelper::close_pipes() {
+  request_fd_.reset();
+  answer_fd_.reset();
+}
+
+void CheckHelper::stop() {
+  close_pipes();
+  checking_ = false;
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_ = -1;
+}
+
+}  // namespace molt::internal

@@ -1,0 +1,172 @@
+#include "master/child_groups.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <sstream>
+
+#include "util/atomic_file.hpp"
+#include "util/small_file.hpp"
+
+namespace molt::internal {
+namespace {
+
+constexpr const char* kFileName = "/children";
+constexpr const char* kBootIdPath = "/proc/sys/kernel/random/boot_id";
+constexpr int kKilledExitTimeoutMs = 5000;
+
+struct ProcStat {
+  char state = '?';
+  pid_t pgid = 0;
+  pid_t session = 0;
+  std::uint64_t start_ticks = 0;
+};
+
+// Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses).
+bool read_stat(pid_t pid, ProcStat& out) {
+  std::string error;
+  std::optional<std::string> text =
+      read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096, error);
+  if (!text) return false;
+  std::size_t close = text->rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream fields(text->substr(close + 1));
+  std::string field;
+  // After ")": state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
+  for (int number = 3; fields >> field; ++number) {
+    if (number == 3) out.state = field[0];
+    if (number == 5) out.pgid = std::stoi(field);
+    if (number == 6) out.session = std::stoi(field);
+    if (number == 22) {
+      out.start_ticks = std::stoull(field);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Calls `visit(pid, stat)` for every process there is, zombies left out.
+template <typename Visit>
+void for_each_live_process(Visit visit) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc()) continue;
+    ProcStat stat;
+    if (read_stat(pid, stat) && stat.state != 'Z' && stat.state != 'X') visit(pid, stat);
+  }
+}
+
+// Start times count from boot: a record is meaningful only in the boot that wrote it.
+std::string boot_id() {
+  std::string error;
+  std::string id = read_small_file(kBootIdPath, 128, error).value_or("");
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  return id;
+}
+
+// The first line says the boot and the master's session (its children's, and their workers');
+// each further line is one group: "<pgid> <leader's start ticks>".
+struct Record {
+  pid_t session = 0;
+  std::vector<ChildGroup> groups;
+};
+
+Record load(const std::string& state_dir) {
+  std::string error;
+  Record record;
+  std::optional<std::string> text = read_small_file(state_dir + kFileName, 1 << 20, error);
+  if (!text) return record;
+  std::istringstream lines(*text);
+  std::string boot_word, boot, session_word;
+  if (!(lines >> boot_word >> boot >> session_word >> record.session) || boot_word != "boot" ||
+      session_word != "session" || boot.empty() || boot != boot_id()) {
+    return {};  // unreadable, or from another boot: the processes it names are gone
+  }
+  ChildGroup group;
+  while (lines >> group.pgid >> group.start_ticks) {
+    if (group.pgid > 1) record.groups.push_back(group);
+  }
+  return record;
+}
+
+}  // namespace
+
+std::uint64_t process_start_ticks(pid_t pid) {
+  ProcStat stat;
+  return read_stat(pid, stat) ? stat.start_ticks : 0;
+}
+
+std::string save_child_groups(Sys& sys, const std::string& state_dir,
+                              const std::vector<ChildGroup>& groups) {
+  std::string text = "boot " + boot_id() + " session " + std::to_string(::getsid(0)) + "\n";
+  for (const ChildGroup& g : groups) {
+    text += std::to_string(g.pgid) + " " + std::to_string(g.start_ticks) + "\n";
+  }
+  // No fsync: after a crash of the machine the processes it names are gone, and load() ignores a
+  // record from another boot. Written at every spawn and exit, in the master's one thread.
+  return write_file_atomically(sys, state_dir + kFileName, text, 0600, Durability::kProcessCrash);
+}
+
+std::vector<std::string> kill_leftover_groups(const std::string& state_dir) {
+  std::vector<std::string> said;
+  std::vector<pollfd> gone;
+  Record record = load(state_dir);
+  for (const ChildGroup& group : record.groups) {
+    // Never a process that is not our predecessor's. A group's id is its leader's pid, and the
+    // kernel does not reuse a pid while any process of the group it leads lives: as long as one
+    // of the recorded group's processes is alive, the id is still that group's. Once the group
+    // has emptied, the id may come back as another process's group. Then: its leader, when alive,
+    // has another start time (the whole group is skipped); its processes started after the
+    // recorded leader (as ours did) but they belong to another session than our predecessor's
+    // children and workers (the recorded session), unless they descend from that session
+    // themselves; and a record from before a reboot, when start times meant something else, is
+    // ignored (load).
+    ProcStat leader;
+    if (read_stat(group.pgid, leader) && leader.pgid == group.pgid &&
+        leader.start_ticks != group.start_ticks) {
+      continue;
+    }
+    int killed = 0;
+    for_each_live_process([&](pid_t pid, const ProcStat& stat) {
+      if (stat.pgid != group.pgid || stat.session != record.session ||
+          stat.start_ticks < group.start_ticks) {
+        return;
+      }
+      // A pidfd first: it tells when the process is gone (and its sockets closed).
+      int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      if (::kill(pid, SIGKILL) == 0) {
+        ++killed;
+        if (pidfd >= 0) gone.push_back({pidfd, POLLIN, 0});
+      } else if (pidfd >= 0) {
+        ::close(pidfd);
+      }
+    });
+    if (killed > 0) {
+      said.push_back("killed " + std::to_string(killed) + " process(es) left in process group " +
+                     std::to_string(group.pgid) + " by the children of a previous master");
+    }
+  }
+  // Wait until they are gone: their listening sockets close only then. SIGKILL is not
+  // refused, so this is short; the bound covers a process stuck in the kernel.
+  for (pollfd& p : gone) {
+    ::poll(&p, 1, kKilledExitTimeoutMs);
+    ::close(p.fd);
+  }
+  return said;
+}
+
+int kill_group_remains(pid_t pgid) {
+  int remains = 0;
+  for_each_live_process([&](pid_t, const ProcStat& stat) { remains += stat.pgid == pgid; });
+  // kill() of a group reaches every process in it at once, also one forked after the count.
+  if (remains > 0) ::kill(-pgid, SIGKILL);
+  return remains;
+}
+
+}  // namespace molt::internal

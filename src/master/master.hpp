@@ -1,0 +1,130 @@
+// The master: one thread, one poll loop over a signalfd, each child's notify socket, the check
+// helper's pipe and the source's watch descriptor. Decisions are the Supervisor's; this class
+// does the I/O they call for.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <molt/config.hpp>
+#include <molt/fetcher.hpp>
+#include <molt/signature.hpp>
+#include <molt/state.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "master/check.hpp"
+#include "master/check_helper.hpp"
+#include "master/supervisor.hpp"
+#include "protocol/notify_socket.hpp"
+#include "util/backoff.hpp"
+
+namespace molt::internal {
+
+struct MasterSetup {
+  Config config;
+  std::string bin_path;
+  std::vector<std::string> argv;
+  std::vector<Listener> listeners;
+  std::shared_ptr<Fetcher> fetcher;  // null: no source (Config::fetcher, or made from source)
+  std::vector<sig::PublicKey> keys;
+  std::string state_dir;
+  std::string systemd_notify_socket;  // the master's own NOTIFY_SOCKET, when under systemd
+  int lock_fd = -1;                   // <state-dir>/lock, held for the master's life (master_lock)
+};
+
+class Master {
+ public:
+  explicit Master(MasterSetup setup);
+  ~Master();
+  // Runs until stopped; returns the process exit code.
+  int run();
+
+ private:
+  using Clock = Supervisor::Clock;
+  using TimePoint = Supervisor::TimePoint;
+
+  struct ChildSlot {
+    unsigned generation = 0;
+    std::string build_id;
+    NotifySocket notify;
+    std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
+    int foreign_messages = 0;       // dropped since the last warning
+    TimePoint foreign_warned{};
+  };
+
+  bool setup_signals();
+  void load_floor();
+  void resume_probation();
+  void prepare_notify_dir();
+  void warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m);
+  void handle_signals();
+  void check_now(const std::string& who, TimePoint now);
+  void restart_now(const std::string& who, TimePoint now);
+  void reap();
+  void handle_notify(pid_t pid, ChildSlot& slot);
+  void apply(const Supervisor::Actions& actions);
+  void spawn(const Supervisor::Action& action);
+  void install(const Supervisor::Action& action);
+  void discard(const Supervisor::Action& action);
+  void drop_staged();  // removes the staged file and forgets it
+  void record_child_groups();
+  void read_running_build_id();
+  void remove_staged_leftovers_except_held();
+  std::chrono::milliseconds check_limit() const;
+  void start_check();
+  void read_check();
+  void finish_check(const std::optional<CheckOutcome>& outcome);
+  std::vector<int> own_fds() const;
+  void maybe_check(TimePoint now);
+  int poll_timeout(TimePoint now) const;
+  void schedule_poll(bool failed);
+
+  MasterSetup setup_;
+  Supervisor supervisor_;
+  std::string running_build_id_;  // the build at the install path
+  int signal_fd_ = -1;
+  std::map<pid_t, ChildSlot> children_;
+  std::string notify_dir_;
+  bool own_notify_dir_ = false;
+  unsigned generation_ = 0;
+  bool announced_ready_ = false;
+  std::optional<int> exit_code_;
+
+  std::optional<CheckHelper> checker_;  // when there is a source
+  bool check_requested_ = false;
+  TimePoint check_started_{};
+  TimePoint next_poll_{};
+  std::optional<TimePoint> settle_at_;
+  Validator signature_seen_;
+  Validator artifact_seen_;
+  bool retry_ = false;
+  int failures_in_a_row_ = 0;
+  std::string last_waiting_message_;  // "waiting for ..." is said once, not at every poll
+  std::set<std::string> bad_build_ids_;
+  std::optional<std::int64_t> high_water_;
+  std::string floor_error_;  // no downgrade floor can be trusted: every check is refused
+  // An artifact that failed to verify under this signature is downloaded again only after a
+  // backoff (1 s doubling to 5 min): a torn read recovers within a step, a broken or hostile
+  // pair costs a bounded number of downloads an hour.
+  std::string failed_signature_;
+  Validator failed_artifact_;     // the artifact as it was read when it failed
+  bool early_retry_left_ = true;  // one download before the backoff if the artifact changes
+  Backoff full_download_backoff_{std::chrono::seconds(1), std::chrono::minutes(5)};
+  TimePoint full_download_at_{};
+  bool full_download_due_ = false;  // a check is owed at full_download_at_
+  // A verified build in a staged file, run by the candidate until it is ready and installed.
+  struct Staged {
+    std::string path;
+    std::string build_id;
+    std::optional<std::int64_t> timestamp;
+    std::string signature_text;  // kept beside <bin> once installed
+  };
+  std::optional<Staged> staged_;
+};
+
+}  // namespace molt::internal

@@ -1,0 +1,29 @@
+// Starting a child: fork, the environment of protocol/environment.hpp, exec.
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+#include <molt/state.hpp>
+#include <string>
+#include <vector>
+
+namespace molt::internal {
+
+struct SpawnRequest {
+  std::string path;                 // the binary to execute
+  std::vector<std::string> argv;    // argv[0] included
+  std::vector<Listener> listeners;  // passed as fds 3..
+  std::string notify_socket;
+  unsigned generation = 0;
+  int drain_signal = SIGTERM;
+};
+
+// Forks and executes a child. Returns its pid, or -1 with `error` set; `exec_failed` says
+// whether the file itself could not be executed (rather than a pipe or fork failing).
+pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_failed);
+
+// This process's arguments, as the master re-executes them.
+std::vector<std::string> own_argv();
+
+}  // namespace molt::internal

@@ -1,0 +1,71 @@
+// The temp file a download goes into, beside the binary, hashed in the same pass:
+//
+//   <dir>/.<name>.molt-XXXXXX, written in 1 MiB blocks (each hashed on a second thread while it
+//   is written; a third fsyncs it every 32 MiB), then fchmod 0755 and fsync by finish().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <molt/fetcher.hpp>
+#include <molt/signature.hpp>
+#include <string>
+
+#include "util/sys.hpp"
+
+namespace molt::internal {
+
+class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
+class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
+
+// A temp file beside the binary that receives a download and hashes it in the same pass.
+// The hashing runs on a second thread and, past 32 MiB, fsyncs along the way on a third (so
+// Sys::fsync is called from it); write() starts them, finish() or the destructor joins them:
+// use a StagedFile only where threads are allowed (the check helper, never the master), and
+// finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
+// or fsync may be reported by a later write() or by finish().
+// The file is removed on destruction unless release() was called.
+class StagedFile final : public Sink {
+ public:
+  StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size);
+  ~StagedFile() override;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  bool open();
+  bool write(const char* data, std::size_t size) override;
+  bool reset() override;
+  std::string error() const override { return error_; }
+
+  // Makes the file executable, flushes it to disk and closes it; the digest is then final.
+  bool finish();
+  void release() { released_ = true; }
+
+  const std::string& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
+  const sig::Digest& digest() const { return digest_; }
+
+ private:
+  bool fail(const std::string& step);
+  bool write_block();
+
+  Sys& sys_;
+  std::string bin_path_;
+  std::uint64_t max_size_;
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;     // bytes taken
+  std::uint64_t written_ = 0;  // bytes written to the file
+  std::unique_ptr<BlockHasher> hasher_;
+  std::unique_ptr<Flusher> flusher_;
+  char* block_ = nullptr;  // the block being filled, from hasher_
+  std::size_t block_used_ = 0;
+  sig::Digest digest_{};
+  std::string error_;
+  bool released_ = false;
+};
+
+// Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX"), but
+// `keep` (the staged build a candidate runs from, if any).
+void remove_staged_leftovers(const std::string& bin_path, const std::string& keep = {});
+
+}  // namespace molt::internal

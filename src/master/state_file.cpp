@@ -1,0 +1,103 @@
+#include "master/state_file.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <sstream>
+
+#include "master/swap.hpp"
+#include "util/atomic_file.hpp"
+#include "util/small_file.hpp"
+
+namespace molt::internal {
+namespace {
+
+constexpr std::size_t kMaxStateFileSize = 64 * 1024;
+
+std::string file_in(const std::string& state_dir) { return state_dir + "/high-water"; }
+
+// The file's text, nullopt when it is absent (no error) or cannot be read (`error`).
+std::optional<std::string> read_state(const std::string& path, std::string& error) {
+  std::optional<std::string> text = read_small_file(path, kMaxStateFileSize, error);
+  if (!text && errno == ENOENT) error.clear();
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> load_high_water(const std::string& state_dir, std::string& error) {
+  const std::string path = file_in(state_dir);
+  std::optional<std::string> text = read_state(path, error);
+  if (!text) return std::nullopt;
+  std::string_view digits = *text;
+  if (digits.ends_with('\n')) digits.remove_suffix(1);
+  std::int64_t timestamp = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), timestamp);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      timestamp < 0) {
+    error = path + ": not a signing time (damaged?)";
+    return std::nullopt;
+  }
+  return timestamp;
+}
+
+std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t timestamp) {
+  return write_file_atomically(sys, file_in(state_dir), std::to_string(timestamp) + "\n");
+}
+
+std::string finish_interrupted_install(const std::string& bin_path,
+                                       const std::vector<sig::PublicKey>& keys) {
+  const std::string pending = pending_signature_path(bin_path);
+  std::string error;
+  std::optional<std::string> text = read_state(pending, error);
+  if (!text) return error;
+  std::optional<sig::Signature> signature = sig::parse_signature(*text, error);
+  const sig::PublicKey* key = signature ? sig::find_key(keys, *signature, error) : nullptr;
+  if (key && sig::verify_file(*key, *signature, bin_path).empty() &&
+      ::rename(pending.c_str(), signature_path(bin_path).c_str()) == 0) {
+    return "an interrupted install is complete: " + signature_path(bin_path) + " signs " + bin_path;
+  }
+  ::unlink(pending.c_str());
+  return "an interrupted install left " + pending + ", which does not sign " + bin_path +
+         ": removed";
+}
+
+std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
+                                                     const std::vector<sig::PublicKey>& keys,
+                                                     std::string& error) {
+  const std::string path = signature_path(bin_path);
+  std::optional<std::string> text = read_state(path, error);
+  if (!text) return std::nullopt;
+  std::optional<sig::Signature> signature = sig::parse_signature(*text, error);
+  const sig::PublicKey* key = signature ? sig::find_key(keys, *signature, error) : nullptr;
+  if (key) error = sig::verify_comment(*key, *signature);
+  if (!key || !error.empty()) {
+    error = path + ": " + error;
+    return std::nullopt;
+  }
+  std::optional<std::int64_t> timestamp =
+      sig::parse_trusted_comment(signature->trusted_comment).timestamp;
+  if (!timestamp) error = path + ": its trusted comment has no timestamp";
+  return timestamp;
+}
+
+std::string save_probation(Sys& sys, const std::string& state_dir, const Probation& probation) {
+  return write_file_atomically(
+      sys, state_dir + "/probation",
+      probation.build_id + " " + std::to_string(probation.until_ms) + "\n");
+}
+
+std::optional<Probation> load_probation(const std::string& state_dir) {
+  std::string error;
+  std::optional<std::string> text = read_state(state_dir + "/probation", error);
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  Probation probation;
+  if (!(in >> probation.build_id >> probation.until_ms)) return std::nullopt;
+  return probation;
+}
+
+void clear_probation(const std::string& state_dir) { ::unlink((state_dir + "/probation").c_str()); }
+
+}  // namespace molt::internal

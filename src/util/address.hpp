@@ -1,0 +1,25 @@
+// Listen addresses: "host:port", "[v6]:port", ":port", "unix:/path", each optionally "NAME=...".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace molt::internal {
+
+struct Address {
+  enum class Kind { kTcp, kUnix };
+  Kind kind = Kind::kTcp;
+  std::string name;  // LISTEN_FDNAMES entry: given, or "listen<N>"
+  std::string host;  // "" = every address; IPv6 without brackets
+  int port = 0;
+  std::string path;  // kUnix
+
+  // Canonical text: "127.0.0.1:80", "[::1]:80", ":80", "unix:/run/a.sock".
+  std::string to_string() const;
+};
+
+// `index` names an unnamed address "listen<index>".
+std::optional<Address> parse_address(std::string_view text, int index, std::string& error);
+
+}  // namespace molt::internal
