@@ -1,12 +1,10 @@
 #include "child/child_state.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +15,7 @@
 
 #include "protocol/environment.hpp"
 #include "protocol/notify_socket.hpp"
+#include "util/address.hpp"
 
 namespace molt::internal {
 namespace {
@@ -39,28 +38,6 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
-std::string describe_socket(int fd) {
-  sockaddr_storage storage{};
-  socklen_t length = sizeof storage;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "";
-  char host[64] = {};
-  if (storage.ss_family == AF_INET) {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
-    inet_ntop(AF_INET, &sa->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(sa->sin_port));
-  }
-  if (storage.ss_family == AF_INET6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
-    inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(sa->sin6_port));
-  }
-  if (storage.ss_family == AF_UNIX) {
-    auto* sa = reinterpret_cast<sockaddr_un*>(&storage);
-    return "unix:" + std::string(sa->sun_path);
-  }
-  return "";
-}
-
 }  // namespace
 
 std::unique_ptr<ChildState> ChildState::from_environment(int drain_signal, std::string& error) {
@@ -75,7 +52,7 @@ std::unique_ptr<ChildState> ChildState::from_environment(int drain_signal, std::
     Listener l;
     l.fd = env::kFirstListenFd + i;
     if (!std::getline(names, l.name, ':')) l.name = "listen" + std::to_string(i);
-    l.address = describe_socket(l.fd);
+    l.address = local_address_text(l.fd);
     if (l.address.empty()) {
       error = "LISTEN_FDS says " + std::to_string(count) + " but fd " + std::to_string(l.fd) +
               " is not a socket";

@@ -9,6 +9,7 @@
 #include <molt/http_server.hpp>
 #include <vector>
 
+#include "util/address.hpp"
 #include "util/log.hpp"
 
 namespace molt {
@@ -25,19 +26,9 @@ bool wait_for(int fd, short events, time_t sec, time_t usec) {
 }
 
 void ip_and_port(const sockaddr_storage& addr, std::string& ip, int& port) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    auto* sa = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &sa->sin_addr, text, sizeof text);
-    port = ntohs(sa->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    auto* sa = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &sa->sin6_addr, text, sizeof text);
-    port = ntohs(sa->sin6_port);
-  } else {
-    port = 0;
-  }
-  ip = text;
+  std::optional<internal::Address> address = internal::address_from(addr);
+  ip = address ? address->host : "";
+  port = address ? address->port : 0;
 }
 
 // cpp-httplib's own socket stream is not in its public header; this is the same contract,

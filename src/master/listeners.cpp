@@ -75,19 +75,14 @@ int open_unix(const Address& address, std::string& error) {
   return fd;
 }
 
-// The bound address, so ":0" shows the port the kernel chose.
+// The address as configured (":80" stays "every address"), with the port the kernel chose for ":0".
 std::string bound_address(int fd, const Address& address) {
   if (address.kind == Address::Kind::kUnix) return address.to_string();
   sockaddr_storage storage{};
   socklen_t length = sizeof storage;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
-    return address.to_string();
-  }
   Address bound = address;
-  if (storage.ss_family == AF_INET6) {
-    bound.port = ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
-  } else {
-    bound.port = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
+    if (std::optional<Address> local = address_from(storage)) bound.port = local->port;
   }
   return bound.to_string();
 }

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace molt::internal {
 
@@ -11,6 +12,37 @@ std::string Address::to_string() const {
   if (kind == Kind::kUnix) return "unix:" + path;
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+std::optional<Address> address_from(const sockaddr_storage& storage) {
+  Address address;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (storage.ss_family == AF_INET) {
+    const auto* sa = reinterpret_cast<const sockaddr_in*>(&storage);
+    inet_ntop(AF_INET, &sa->sin_addr, host, sizeof host);
+    address.host = host;
+    address.port = ntohs(sa->sin_port);
+  } else if (storage.ss_family == AF_INET6) {
+    const auto* sa = reinterpret_cast<const sockaddr_in6*>(&storage);
+    inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
+    address.host = host;
+    address.port = ntohs(sa->sin6_port);
+  } else if (storage.ss_family == AF_UNIX) {
+    const auto* sa = reinterpret_cast<const sockaddr_un*>(&storage);
+    address.kind = Address::Kind::kUnix;
+    address.path = std::string(sa->sun_path, strnlen(sa->sun_path, sizeof sa->sun_path));
+  } else {
+    return std::nullopt;
+  }
+  return address;
+}
+
+std::string local_address_text(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "";
+  std::optional<Address> address = address_from(storage);
+  return address ? address->to_string() : "";
 }
 
 std::optional<Address> parse_address(std::string_view text, int index, std::string& error) {

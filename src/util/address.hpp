@@ -1,6 +1,8 @@
 // Listen addresses: "host:port", "[v6]:port", ":port", "unix:/path", each optionally "NAME=...".
 #pragma once
 
+#include <sys/socket.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,12 @@ struct Address {
   // Canonical text: "127.0.0.1:80", "[::1]:80", ":80", "unix:/run/a.sock".
   std::string to_string() const;
 };
+
+// What a socket address from getsockname, getpeername or accept names (IPv4, IPv6, unix);
+// nullopt for another family. The one place socket addresses become text.
+std::optional<Address> address_from(const sockaddr_storage& storage);
+// The local address of a bound socket, as Address::to_string() writes it; "" if it has none.
+std::string local_address_text(int fd);
 
 // `index` names an unnamed address "listen<index>".
 std::optional<Address> parse_address(std::string_view text, int index, std::string& error);
