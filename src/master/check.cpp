@@ -5,6 +5,7 @@
 #include <molt/build_id.hpp>
 
 #include "master/staged_file.hpp"
+#include "util/build_id.hpp"
 #include "util/framing.hpp"
 
 namespace molt::internal {
@@ -159,11 +160,9 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
   }
 
-  std::string error;
-  std::optional<std::string> build_id = read_build_id(staged.path(), error);
-  if (!build_id) {
-    return out.done(Kind::kRefused, source + ": refused: " + error.substr(error.find(": ") + 2));
-  }
+  std::string cause;
+  std::optional<std::string> build_id = build_id_or_cause(staged.path(), cause);
+  if (!build_id) return out.done(Kind::kRefused, source + ": refused: " + cause);
   out.result.build_id = *build_id;
   if (*build_id == request.running_build_id) {
     return out.done(Kind::kSkipped,

@@ -1,4 +1,6 @@
 // Reads a BuildID from an ELF file's section headers, without running the file.
+#include "util/build_id.hpp"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -172,18 +174,19 @@ std::optional<std::string> find_build_id(const ElfFile& file, std::string& error
 
 }  // namespace
 
-std::optional<std::string> read_build_id(const std::string& path, std::string& error) {
+namespace internal {
+
+std::optional<std::string> build_id_or_cause(const std::string& path, std::string& cause) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0) {
-    error = path + ": " + std::strerror(errno);
+    cause = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     return std::nullopt;
   }
   ElfFile file(fd, static_cast<std::uint64_t>(st.st_size));
   std::string ident = file.read(0, EI_NIDENT);
   std::optional<std::string> id;
-  std::string cause;
   if (ident.size() != EI_NIDENT || std::memcmp(ident.data(), ELFMAG, SELFMAG) != 0) {
     cause = "not an ELF executable";
   } else if (ident[EI_DATA] != ELFDATA2LSB) {
@@ -194,6 +197,14 @@ std::optional<std::string> read_build_id(const std::string& path, std::string& e
     id = find_build_id<Elf32_Ehdr, Elf32_Shdr>(file, cause);
   }
   ::close(fd);
+  return id;
+}
+
+}  // namespace internal
+
+std::optional<std::string> read_build_id(const std::string& path, std::string& error) {
+  std::string cause;
+  std::optional<std::string> id = internal::build_id_or_cause(path, cause);
   if (!id) error = path + ": " + cause;
   return id;
 }
