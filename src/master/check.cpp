@@ -47,6 +47,19 @@ std::string utc(std::int64_t unix_time) {
   return text;
 }
 
+// Why a build is not wanted (it runs already, or it failed before), or "" if it is. Asked of the
+// signed comment's build_id before the download, and of the file's own after it.
+std::string not_wanted(const std::string& build_id, const CheckRequest& request) {
+  if (build_id.empty()) return {};
+  if (build_id == request.running_build_id) {
+    return "build " + build_id + " is already running; nothing to do";
+  }
+  if (request.bad_build_ids.contains(build_id)) {
+    return "build " + build_id + " failed before; not retried";
+  }
+  return {};
+}
+
 // Accumulates the outcome; each step returns early through one of these.
 struct Outcome {
   CheckOutcome result;
@@ -118,15 +131,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
     out.result.build_id = comment.build_id;
     out.result.timestamp = comment.timestamp;
-    if (!comment.build_id.empty()) {
-      if (comment.build_id == request.running_build_id) {
-        return out.done(Kind::kSkipped, source + ": build " + comment.build_id +
-                                            " is already running; nothing to do");
-      }
-      if (request.bad_build_ids.contains(comment.build_id)) {
-        return out.done(Kind::kSkipped,
-                        source + ": build " + comment.build_id + " failed before; not retried");
-      }
+    if (std::string skip = not_wanted(comment.build_id, request); !skip.empty()) {
+      return out.done(Kind::kSkipped, source + ": " + skip);
     }
     if (comment.timestamp && request.high_water && *comment.timestamp < *request.high_water &&
         !request.allow_downgrade) {
@@ -164,13 +170,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   std::optional<std::string> build_id = build_id_or_cause(staged.path(), cause);
   if (!build_id) return out.done(Kind::kRefused, source + ": refused: " + cause);
   out.result.build_id = *build_id;
-  if (*build_id == request.running_build_id) {
-    return out.done(Kind::kSkipped,
-                    source + ": build " + *build_id + " is already running; nothing to do");
-  }
-  if (request.bad_build_ids.contains(*build_id)) {
-    return out.done(Kind::kSkipped,
-                    source + ": build " + *build_id + " failed before; not retried");
+  if (std::string skip = not_wanted(*build_id, request); !skip.empty()) {
+    return out.done(Kind::kSkipped, source + ": " + skip);
   }
   if (verify && !comment.build_id.empty() && comment.build_id != *build_id) {
     return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
