@@ -14,7 +14,7 @@ namespace molt::internal {
 
 class ChildState final : public State {
  public:
-  // Reads the environment the master set. Returns nullopt with `error` if it is inconsistent.
+  // Reads the environment the master set. Returns null with `error` if it is inconsistent.
   static std::unique_ptr<ChildState> from_environment(int drain_signal, std::string& error);
   // A State without a master (Config::supervise = false): the listeners are this process's own,
   // and any of `drain_signals` begins the drain.
