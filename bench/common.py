@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: paths, a molt service (examples/hello), Debian's nginx, the
+"""Shared pieces of the benchmarks: paths, a molt service (tests/fixtures/hello, the example with test knobs), Debian's nginx, the
 master's log with its timestamps, /proc readings and statistics.
 
 Every process started here is started by us and stopped by us, by its pid.
@@ -29,7 +29,7 @@ NGINX = "/usr/sbin/nginx"
 
 
 def hello_build(name):
-    return os.path.join(BUILD, "examples", "hello_" + name)
+    return os.path.join(BUILD, "tests", "fixtures", "hello_" + name)
 
 
 def run(*args, **kw):

@@ -120,7 +120,7 @@ def section_load(md, ul, targets, plot_dir, rel):
     md.append(
         "`bench/upgrade_under_load.py`. A closed-loop client of ours (`bench/loadgen.cpp`, one "
         "thread, %d connections, every request recorded) loads the server for %g s while an "
-        "upgrade happens every %g s. molt: `examples/hello` at a file source (inotify), builds v1 "
+        "upgrade happens every %g s. molt: `tests/fixtures/hello` (examples/hello with test knobs) at a file source (inotify), builds v1 "
         "and v2 alternating, each signed and dropped as a deploy does (signature, then binary, "
         "renamed into place), `--interval 1s`. nginx: Debian's nginx-light, 2 workers, a 17-byte "
         "static file, `USR2`, then (new master and workers up) `WINCH` and `QUIT` to the old "

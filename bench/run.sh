@@ -104,10 +104,10 @@ import json, subprocess, sys, time
 sys.path.insert(0, "$HERE")
 import common as c
 commit = subprocess.run(["git", "-C", "$REPO", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-dirty = subprocess.run(["git", "-C", "$REPO", "status", "--porcelain", "--", "src", "fetchers", "examples"], capture_output=True, text=True).stdout.strip()
+dirty = subprocess.run(["git", "-C", "$REPO", "status", "--porcelain", "--", "src", "fetchers", "examples", "tests/fixtures"], capture_output=True, text=True).stdout.strip()
 c.write_json("meta.json", {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
              "nice": "${BENCH_NICE:-}",
-             "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/ or examples/" if dirty else "")})
+             "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/, examples/ or tests/fixtures/" if dirty else "")})
 EOF
 has() { [[ ",$ONLY," == *",$1,"* ]]; }
 has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.py"; }

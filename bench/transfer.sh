@@ -114,7 +114,7 @@ publish() {
 start_master() {
   local d=$1 src=$2 interval=$3; shift 3
   mkdir -p "$d"
-  cp "$BUILD/examples/hello_v1" "$d/app"
+  cp "$BUILD/tests/fixtures/hello_v1" "$d/app"
   "$d/app" --listen 127.0.0.1:0 --source "$src" --pubkey "$W/k.pub" --interval "$interval" "$@" \
     2>"$d/master.log" </dev/null >/dev/null &
   MASTER_PID=$!
@@ -127,12 +127,12 @@ stop_master() {
 
 say "transfer: making a ${SIZE_MIB} MiB artifact (hello_v2 + random bytes), signing it"
 "$MOLT" keygen -W -p "$W/k.pub" -s "$W/k.sec" >/dev/null
-cp "$BUILD/examples/hello_v2" "$W/big"
+cp "$BUILD/tests/fixtures/hello_v2" "$W/big"
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >>"$W/big"
 BIG_BYTES=$(stat -c %s "$W/big")
 [ "$("$MOLT" build-id "$W/big")" = v2 ] || { echo "padded artifact lost its BuildID" >&2; exit 1; }
 "$MOLT" sign -s "$W/k.sec" -m "$W/big" -x "$W/big.minisig" >/dev/null
-cp "$BUILD/examples/hello_v1" "$W/v1"
+cp "$BUILD/tests/fixtures/hello_v1" "$W/v1"
 "$MOLT" sign -s "$W/k.sec" -m "$W/v1" -x "$W/v1.minisig" >/dev/null
 
 ROOT="$W/www"; mkdir -p "$ROOT"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark 1: upgrades under full load, molt (examples/hello) against nginx's binary upgrade.
+"""Benchmark 1: upgrades under full load, molt (tests/fixtures/hello) against nginx's binary upgrade.
 
 For each configuration a closed-loop client (bench/loadgen.cpp, 16 connections, one thread)
 loads the server for DURATION seconds while an upgrade happens every PERIOD seconds:

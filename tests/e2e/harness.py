@@ -1,4 +1,4 @@
-"""Starts real molt services (examples/hello builds) and talks to them over real sockets.
+"""Starts real molt services (tests/fixtures/hello builds) and talks to them over real sockets.
 
 Synchronisation is on signals the service gives, never on sleeps: the master's log lines (read
 from its stderr as they are written) and HTTP answers.
@@ -20,9 +20,9 @@ MOLT = os.path.join(BUILD, "molt")
 
 
 def hello_build(name):
-    """Path of a test build of examples/hello: v1, v2, v3, v2_slow, v2_crash, v2_fragile,
+    """Path of a test build of tests/fixtures/hello: v1, v2, v3, v2_slow, v2_crash, v2_fragile,
     v1_worker (forks a worker that ignores the drain signal)."""
-    return os.path.join(BUILD, "examples", "hello_" + name)
+    return os.path.join(BUILD, "tests", "fixtures", "hello_" + name)
 
 
 # Timeouts here only bound a test that is failing; they never measure speed. Sanitizer builds

@@ -17,7 +17,7 @@ from http_peers import publish, served_folder
 
 
 def custom_fetcher_build(version):
-    return os.path.join(BUILD, "examples", "custom_fetcher_" + version)
+    return os.path.join(BUILD, "tests", "fixtures", "custom_fetcher_" + version)
 
 
 class CustomFetcher(unittest.TestCase):
