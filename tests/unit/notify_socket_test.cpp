@@ -101,7 +101,7 @@ TEST_F(NotifySocketTest, SystemdNotifyRunByTheChildIsAcceptedAndItsBarrierAnswer
 }
 
 TEST_F(NotifySocketTest, AProcessOfAnotherGroupDoesNotSpeakForTheChild) {
-  pid_t child = start_child("read line");                 // waits on stdin: alive, says nothing
+  pid_t child = start_child("read line");           // waits on stdin: alive, says nothing
   ASSERT_TRUE(notify(socket_->name(), "READY=1"));  // this test's own process
   auto messages = wait_for_messages();
   ASSERT_EQ(messages.size(), 1u);
