@@ -19,7 +19,8 @@ REPO = os.path.dirname(HERE)
 # The master's log is read the way the end-to-end tests read it: tests/e2e/harness.py's
 # LogWatcher (wait_for returns (index, match); match.string is the line).
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from harness import LogWatcher, children_of, free_port  # noqa: E402,F401
+from harness import (LogWatcher, children_of, free_port, kill_processes_of_dir,  # noqa: E402,F401
+                     pid_alive, run)
 BUILD = os.environ.get("MOLT_BENCH_BUILD", os.path.join(REPO, "build-bench"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "out", "full"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
@@ -30,10 +31,6 @@ NGINX = "/usr/sbin/nginx"
 
 def hello_build(name):
     return os.path.join(BUILD, "tests", "fixtures", "hello_" + name)
-
-
-def run(*args, **kw):
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True, **kw)
 
 
 def write_json(name, data):
@@ -121,14 +118,6 @@ def master_smaps(pid):
     s = smaps_rollup(pid)
     s["Private_Dirty"] = s.get("Private_Dirty", 0) + s.get("Shared_Dirty", 0)
     return s
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 def machine():
@@ -307,13 +296,7 @@ class Molt:
         self.proc.stderr.close()
         self.log.echo.close()
         # Children run in their own process groups: make sure none outlives the master.
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.readlink("/proc/%s/exe" % entry).startswith(self.dir + "/"):
-                        os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_processes_of_dir(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

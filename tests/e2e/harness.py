@@ -94,7 +94,8 @@ def free_port():
 
 
 def run(*args, **kw):
-    return subprocess.run(list(args), check=True, capture_output=True, text=True, **kw)
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True,
+                          **kw)
 
 
 class Service:
@@ -239,11 +240,7 @@ class Service:
         self.proc.stderr.close()
         self.log.echo.close()
         # Children are in their own process groups; make sure none outlives the test.
-        for pid in children_of_dir(self.dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_processes_of_dir(self.dir)
 
 
 def build_id_of(build):
@@ -273,6 +270,15 @@ def children_of_dir(directory):
         if exe.startswith(directory + "/"):
             pids.append(int(entry))
     return pids
+
+
+def kill_processes_of_dir(directory):
+    """SIGKILLs every process whose executable lives in `directory`."""
+    for pid in children_of_dir(directory):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def accept_queue_length(port):
@@ -308,10 +314,11 @@ def wait_for_exit(pid, timeout=30):
 
 
 def pid_alive(pid):
+    """Whether `pid` runs (a zombie does not)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
