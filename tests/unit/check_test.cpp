@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "faulty_sys.hpp"
-#include "http_test_servers.hpp"
+#include "temp_files.hpp"
 
 namespace molt::internal {
 namespace {

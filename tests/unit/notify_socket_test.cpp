@@ -13,7 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "http_test_servers.hpp"
+#include "temp_files.hpp"
 namespace molt::internal {
 namespace {
 

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "http_test_servers.hpp"
 #include "master/swap.hpp"
+#include "temp_files.hpp"
 
 namespace molt::internal {
 namespace {

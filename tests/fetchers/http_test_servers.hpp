@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "temp_files.hpp"
+
 #ifndef MOLT_TEST_TOOLS_DIR
 #error "the build must define MOLT_TEST_TOOLS_DIR (tests/tools)"
 #endif
@@ -35,38 +37,6 @@ namespace fs = std::filesystem;
 
 // How long a server may take to say it is ready before the test gives up: a bound, not a wait.
 inline constexpr std::chrono::seconds kStartLimit{30};
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-inline void write_file(const fs::path& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "molt-http-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A child process whose stdout or stderr comes to us through a pipe; killed when the test ends
 // (or dies: PR_SET_PDEATHSIG).
