@@ -1,5 +1,4 @@
 // molt::run: decides this process's role and starts it.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -40,11 +39,8 @@ void setup_logging(const Config& config, const char* role) {
     set_logger(config.logger);
     return;
   }
-  auto own = std::make_shared<spdlog::logger>(
-      "molt", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  own->set_pattern(std::string("%Y-%m-%d %H:%M:%S.%e molt[%P] ") + role + " %^%l%$: %v");
-  own->set_level(log_level(config.log_level).value_or(spdlog::level::info));
-  set_logger(std::move(own));
+  set_logger(make_stderr_logger(role, log_level(config.log_level).value_or(spdlog::level::info),
+                                config.log_format == "json" ? LogFormat::kJson : LogFormat::kText));
 }
 
 constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
@@ -57,6 +53,10 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
   if (!log_level(config.log_level)) {
     error = "log level " + config.log_level +
             " is unknown: trace, debug, info, warn, error, critical or off";
+    return std::nullopt;
+  }
+  if (config.log_format != "text" && config.log_format != "json") {
+    error = "log format " + config.log_format + " is unknown: text or json";
     return std::nullopt;
   }
   if (config.ready_timeout.count() <= 0 || config.drain_timeout.count() <= 0 ||

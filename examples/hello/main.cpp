@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  app.add_option("--log-format", config.log_format, "text or json (one object per line)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     config.poll_interval = parse_or_throw(interval);

@@ -94,6 +94,9 @@ struct Config {
   // "molt", to stderr, at log_level. A logger given here is used instead, as it is (its own
   // sinks, pattern and level; log_level is then not applied).
   std::string log_level = "info";  // spdlog level name
+  // "text" ("<date> <time> molt[<pid>] <role> <level>: <message>") or "json" (one object per
+  // line: time, level, pid, role, message).
+  std::string log_format = "text";
   std::shared_ptr<spdlog::logger> logger;
 };
 

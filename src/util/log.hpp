@@ -5,10 +5,23 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <string>
 
 namespace molt::internal {
 
 spdlog::logger& logger();
 void set_logger(std::shared_ptr<spdlog::logger> logger);
+
+enum class LogFormat { kText, kJson };
+
+// molt's logger to stderr. Text: "<date> <time> molt[<pid>] <role> <level>: <message>". JSON: one
+// object per line, {"time", "level", "pid", "role", "message"}, for a log collector.
+std::shared_ptr<spdlog::logger> make_stderr_logger(const std::string& role,
+                                                   spdlog::level::level_enum level,
+                                                   LogFormat format);
+
+// `text` as a JSON string's contents: quotes, backslashes and control characters escaped, bytes
+// that are not UTF-8 replaced by U+FFFD (a message may carry what a child said).
+std::string json_escape(std::string_view text);
 
 }  // namespace molt::internal

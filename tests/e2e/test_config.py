@@ -62,6 +62,10 @@ class BadConfiguration(unittest.TestCase):
         line = self.refused("--listen", "127.0.0.1:0", "--log-level", "verbose")
         self.assertIn("log level verbose is unknown", line)
 
+    def test_unknown_log_format(self):
+        line = self.refused("--listen", "127.0.0.1:0", "--log-format", "xml")
+        self.assertIn("log format xml is unknown: text or json", line)
+
     def test_state_dir_others_may_write(self):
         shared = os.path.join(self.dir, "shared")
         os.mkdir(shared)

@@ -1,0 +1,38 @@
+"""--log-format json: every line molt writes, through an upgrade, is one JSON object a log
+collector can read (time, level, pid, role, message)."""
+import datetime
+import json
+import os
+import re
+import signal
+import unittest
+
+from harness import PATIENCE, Service
+
+
+class JsonLogs(unittest.TestCase):
+    def test_every_line_through_an_upgrade_parses_and_says_who_wrote_it(self):
+        # The harness waits on the start line; in JSON it is the "message" field's text, and the
+        # regexes it waits on match inside it.
+        svc = Service(self, extra_args=["--log-format", "json"])
+        svc.upgrade("v2")
+        svc.signal(signal.SIGTERM)
+        self.assertEqual(svc.proc.wait(timeout=30 * PATIENCE), 0)
+        svc.log.thread.join(timeout=10)
+        lines = svc.log.since(0)
+        records = []
+        for line in lines:
+            record = json.loads(line)  # a line that does not parse fails the test here
+            self.assertEqual(sorted(record), ["level", "message", "pid", "role", "time"], line)
+            datetime.datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            self.assertIn(record["level"], ["trace", "debug", "info", "warning", "error"])
+            self.assertIn(record["role"], ["master", "child"])
+            records.append(record)
+        master = svc.proc.pid
+        messages = [r["message"] for r in records if r["pid"] == master and r["role"] == "master"]
+        self.assertTrue([m for m in messages if re.match(r"installed build v2 as ", m)], messages)
+        self.assertTrue([m for m in messages if m == "master %d exiting" % master], messages)
+
+
+if __name__ == "__main__":
+    unittest.main()
