@@ -117,7 +117,11 @@ int main(int argc, char** argv) {
   app.add_option("--pubkey", config.pubkeys, "minisign public key that may sign builds")
       ->required();
   app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // a usage error exits 2, as a bad configuration does
+  }
   config.fetcher = std::make_shared<ReleasesFetcher>(releases);
   config.poll_interval = std::chrono::seconds(1);
 

@@ -84,7 +84,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-format", config.log_format, "text or json (one object per line)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // a usage error exits 2, as a bad configuration does
+  }
   try {
     config.poll_interval = parse_or_throw(interval);
     config.ready_timeout = parse_or_throw(ready_timeout);

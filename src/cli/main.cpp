@@ -11,6 +11,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   molt::cli::add_build_id_command(app);
   molt::cli::add_sign_commands(app);
-  CLI11_PARSE(app, argc, argv);
+  // Exit codes, as for a molt program's master: 0 success, 1 a runtime failure (a command's own
+  // CLI::RuntimeError), 2 a usage error.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help and --version exit 0
+  }
   return 0;
 }
