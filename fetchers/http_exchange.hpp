@@ -3,9 +3,12 @@
 // body of a 2xx into the Sink, gunzipped on the way, within the size limit and the stall timeout.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <iterator>
 #include <memory>
 #include <molt/config.hpp>
 #include <molt/fetcher.hpp>
@@ -16,6 +19,7 @@
 #include "fetchers/gunzip.hpp"
 #include "fetchers/http_text.hpp"
 #include "fetchers/transfer.hpp"
+#include "util/log.hpp"
 
 namespace molt::internal {
 
@@ -38,6 +42,20 @@ inline std::string_view url_path(std::string_view url) {
 }
 
 inline bool is_https(std::string_view url) { return istarts_with(url, "https://"); }
+
+// "1.5 MiB": sizes in a progress line.
+inline std::string human_bytes(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, kUnits[unit]);
+  return text;
+}
 
 inline std::string stalled(const HttpOptions& options) {
   return "stalled: no data for " + seconds(options.stall_timeout) + " (stall_timeout)";
@@ -92,9 +110,14 @@ class HttpExchange {
   // curl's own low-speed check averages over a window of about 5 s, so after a burst it notices
   // a stall seconds late (7 s for a 1 s limit, measured); this one counts from the last byte.
   bool on_progress() {
-    Duration quiet = std::chrono::duration_cast<Duration>(Clock::now() - last_byte_);
+    Clock::time_point now = Clock::now();
+    Duration quiet = std::chrono::duration_cast<Duration>(now - last_byte_);
     if (options_.stall_timeout.count() > 0 && quiet >= options_.stall_timeout) {
       return fail(stalled(options_));
+    }
+    if (now >= next_report_ && headers_done_ && success() && request_.method != "HEAD") {
+      report_progress(now);
+      next_report_ = now + kReportEvery;
     }
     return true;
   }
@@ -107,6 +130,23 @@ class HttpExchange {
 
  private:
   bool success() const { return result_.status >= 200 && result_.status < 300; }
+
+  // A body that takes a while says how far it got, so a long download is not silence.
+  static constexpr std::chrono::seconds kFirstReport{2};
+  static constexpr std::chrono::seconds kReportEvery{5};
+
+  void report_progress(Clock::time_point now) const {
+    double elapsed = std::chrono::duration<double>(now - body_started_).count();
+    std::string of =
+        content_length_
+            ? " of " + human_bytes(*content_length_) + " (" +
+                  std::to_string(received_ * 100 / std::max<std::uint64_t>(1, *content_length_)) +
+                  "%)"
+            : "";
+    logger().info("{}: downloading, {}{} in {:.0f}s, {}/s", redact_url(request_.url),
+                  human_bytes(received_), of, elapsed,
+                  human_bytes(static_cast<std::uint64_t>(received_ / std::max(elapsed, 0.001))));
+  }
 
   void start_response(std::string_view line) {
     // "HTTP/1.1 503 Service Unavailable", "HTTP/2 200": a new response (a redirect or a 100)
@@ -158,6 +198,8 @@ class HttpExchange {
     gunzip_.reset();
     if (gzip_encoded || gzip_by_name_) gunzip_ = std::make_unique<Gunzip>();
     received_ = 0;
+    body_started_ = Clock::now();
+    next_report_ = body_started_ + kFirstReport;
     if (!sink_.reset()) return fail(sink_.error());
     return true;
   }
@@ -189,7 +231,9 @@ class HttpExchange {
   std::string content_encoding_;
   std::unique_ptr<Gunzip> gunzip_;
   std::uint64_t received_ = 0;  // body bytes as they came off the wire
-  std::string failure_;         // why a callback stopped the transfer
+  Clock::time_point body_started_ = Clock::now();
+  Clock::time_point next_report_ = Clock::time_point::max();
+  std::string failure_;  // why a callback stopped the transfer
 };
 
 }  // namespace molt::internal

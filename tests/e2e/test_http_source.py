@@ -330,6 +330,19 @@ class MisbehavingServer(unittest.TestCase):
             self.server.url("/test_signature_by_another_key/app.minisig"),
             r"signature key id [0-9A-F]+ matches none of the"), key=os.path.join(keys, "other.sec"))
 
+    def test_a_slow_download_says_how_far_it_got(self):
+        svc = self.service()
+        self.server.set_mode(self.path, "slow")
+        mark = svc.log.mark()
+        publish(svc, "v2", self.folder)
+        check_now(svc)
+        # The body takes about 6 s: a line after 2 s says the bytes so far, the total and a rate.
+        _, m = svc.log.wait_for(r" info: %s: downloading, ([\d.]+ \w*B) of ([\d.]+ \w*B) "
+                                r"\((\d+)%%\) in \d+s, [\d.]+ \w*B/s$" % re.escape(self.url), mark)
+        self.assertLess(int(m.group(3)), 100)
+        svc.wait_ready("v2", mark)
+        self.server.set_mode(self.path, "")
+
     def test_corrupt_gzip_body(self):
         self.check_failure("corrupt-gzip", error_line(
             self.server.url("/test_corrupt_gzip_body/app"), r"corrupt gzip body: .+$"))

@@ -11,7 +11,7 @@ A path misbehaves in one of two ways:
 GET /_control/requests returns the requests served so far (method, path, headers) as JSON.
 
 Modes: 404, 500, 503-then-200 (the first request gets 503, the next ones the file),
-trickle (the first 4 bytes, one every 1.5 s), short (half the body, then close, with the whole Content-Length), stall (half the body, then
+trickle (the first 4 bytes, one every 1.5 s), slow (the whole file over about 6 s, in 24 pieces), short (half the body, then close, with the whole Content-Length), stall (half the body, then
 silence), endless (a body that never ends, 1 KiB every 50 ms, no Content-Length), no-length
 (the file with no Content-Length, ended by closing), huge-length (a 1 TB Content-Length),
 redirect (302 to /<path>), redirect-to=<origin> (302 to <origin>/<path>), redirect-loop (302 to itself), redirect-http (302 to the same
@@ -176,6 +176,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
                 time.sleep(1.5)  # pacing the server's output, not waiting for the client
+            return
+        if mode == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            piece = max(1, len(data) // 24 + 1)
+            for start in range(0, len(data), piece):
+                self.wfile.write(data[start:start + piece])
+                self.wfile.flush()
+                time.sleep(0.25)  # pacing the server's output, not waiting for the client
             return
         if mode == "no-length":
             self.close_connection = True
