@@ -19,9 +19,9 @@
 
 #include "master/check.hpp"
 #include "master/check_helper.hpp"
+#include "master/check_schedule.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
-#include "util/backoff.hpp"
 
 namespace molt::internal {
 
@@ -76,13 +76,13 @@ class Master {
   void read_running_build_id();
   void remove_staged_leftovers_except_held();
   std::chrono::milliseconds check_limit() const;
-  void start_check();
+  void start_check(TimePoint now);
+  void say(const std::vector<CheckSchedule::Line>& lines);
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
   std::vector<int> own_fds() const;
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
-  void schedule_poll(bool failed);
 
   MasterSetup setup_;
   Supervisor supervisor_;
@@ -96,27 +96,8 @@ class Master {
   std::optional<int> exit_code_;
 
   std::optional<CheckHelper> checker_;  // when there is a source
-  bool check_requested_ = false;
+  CheckSchedule schedule_;
   TimePoint check_started_{};
-  TimePoint next_poll_{};
-  std::optional<TimePoint> settle_at_;
-  Validator signature_seen_;
-  Validator artifact_seen_;
-  bool retry_ = false;
-  int failures_in_a_row_ = 0;
-  std::string last_waiting_message_;  // "waiting for ..." is said once, not at every poll
-  std::set<std::string> bad_build_ids_;
-  std::optional<std::int64_t> high_water_;
-  std::string floor_error_;  // no downgrade floor can be trusted: every check is refused
-  // An artifact that failed to verify under this signature is downloaded again only after a
-  // backoff (1 s doubling to 5 min): a torn read recovers within a step, a broken or hostile
-  // pair costs a bounded number of downloads an hour.
-  std::string failed_signature_;
-  Validator failed_artifact_;     // the artifact as it was read when it failed
-  bool early_retry_left_ = true;  // one download before the backoff if the artifact changes
-  Backoff full_download_backoff_{std::chrono::seconds(1), std::chrono::minutes(5)};
-  TimePoint full_download_at_{};
-  bool full_download_due_ = false;  // a check is owed at full_download_at_
   // A verified build in a staged file, run by the candidate until it is ready and installed.
   struct Staged {
     std::string path;

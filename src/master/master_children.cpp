@@ -1,0 +1,159 @@
+// The master's children: starting one, hearing what it says on its notify socket, and reaping it.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <molt/build_id.hpp>
+#include <utility>
+
+#include "master/child_groups.hpp"
+#include "master/master.hpp"
+#include "master/spawn.hpp"
+#include "protocol/environment.hpp"
+#include "util/log.hpp"
+
+namespace molt::internal {
+namespace {
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::sigabbrev_np(WTERMSIG(status));
+  return "stopped";
+}
+
+}  // namespace
+
+void Master::reap() {
+  for (;;) {
+    // Seen before it is reaped: while an exited child is a zombie, its pid, which is its process
+    // group's id, cannot be reused, so what is left of its group is killed safely.
+    siginfo_t exited{};
+    if (::waitid(P_ALL, 0, &exited, WEXITED | WNOHANG | WNOWAIT) != 0 || exited.si_pid <= 0) {
+      return;
+    }
+    pid_t pid = exited.si_pid;
+    // A generation ends with its leader: what it left (workers that ignored the drain signal)
+    // would answer for the old build. As systemd does with a unit's remaining processes.
+    int remains = children_.contains(pid) ? kill_group_remains(pid) : 0;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return;
+    if (checker_ && checker_->reaped(pid)) {
+      read_check();  // its last answer, if it exited after a transfer
+      // A helper killed mid-download leaves its temp file: nothing else owns it.
+      remove_staged_leftovers_except_held();
+      continue;
+    }
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    // What it said just before exiting (STOPPING=1) is still queued on its socket: read it first.
+    handle_notify(pid, it->second);
+    std::string how = describe_exit(status);
+    bool expected = status == 0 || supervisor_.stopping();
+    logger().log(expected ? spdlog::level::info : spdlog::level::warn, "child {} (build {}) {}",
+                 pid, it->second.build_id, how);
+    if (remains > 0) {
+      logger().warn("killed {} process(es) left in child {}'s process group", remains, pid);
+    }
+    children_.erase(it);
+    record_child_groups();
+    apply(supervisor_.child_exited(pid, how, Clock::now()));
+  }
+}
+
+void Master::handle_notify(pid_t pid, ChildSlot& slot) {
+  for (const NotifySocket::Message& m : slot.notify.receive(pid)) {
+    if (!m.from_group) {
+      warn_foreign_sender(pid, slot, m);
+      continue;
+    }
+    const auto& message = m.fields;
+    if (auto it = message.find("STATUS"); it != message.end()) {
+      logger().info("child {} status: {}", pid, it->second);
+    }
+    if (auto it = message.find("STOPPING"); it != message.end() && it->second == "1") {
+      logger().info("child {} stopped accepting; finishing what it has", pid);
+    }
+    if (message.contains("READY") && message.at("READY") == "1") {
+      apply(supervisor_.child_ready(pid, Clock::now()));
+    }
+    if (auto it = message.find(env::kRequestField); it != message.end()) {
+      std::string who = "child " + std::to_string(pid) + " asked";
+      if (it->second == "check") {
+        check_now(who, Clock::now());
+      } else if (it->second == "restart") {
+        restart_now(who, Clock::now());
+      } else {
+        logger().warn("child {} asked for '{}', which is not a request molt knows", pid,
+                      it->second.substr(0, 64));
+      }
+    }
+  }
+}
+
+// A message from outside the child's process group could make a build look ready that is not:
+// dropped, and said once per 10 s per child, so a flood cannot flood the log.
+void Master::warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocket::Message& m) {
+  ++slot.foreign_messages;
+  TimePoint now = Clock::now();
+  if (slot.foreign_warned != TimePoint{} && now - slot.foreign_warned < std::chrono::seconds(10)) {
+    return;
+  }
+  slot.foreign_warned = now;
+  logger().warn(
+      "dropped {} message(s) to child {}'s notify socket from pid {} (uid {}): not a process of "
+      "the child's group",
+      std::exchange(slot.foreign_messages, 0), child, m.pid, m.uid);
+}
+
+void Master::spawn(const Supervisor::Action& action) {
+  // An upgrade's candidate runs the staged file itself; every other child runs <bin>.
+  bool from_staged = staged_ && !action.build_id.empty() && action.build_id == staged_->build_id;
+  const std::string& path = from_staged ? staged_->path : setup_.bin_path;
+  // Every other child runs <bin> as it is now: an operator may have put another build there.
+  if (!from_staged) read_running_build_id();
+  std::string build_id = from_staged ? staged_->build_id : running_build_id_;
+  std::string error;
+  ++generation_;
+  std::optional<NotifySocket> notify = NotifySocket::create(notify_dir_, generation_, error);
+  pid_t pid = -1;
+  bool exec_failed = false;
+  if (notify) {
+    SpawnRequest request{.path = path,
+                         .argv = setup_.argv,
+                         .listeners = setup_.listeners,
+                         .notify_socket = notify->name(),
+                         .generation = generation_,
+                         .drain_signal = setup_.config.drain_signal};
+    pid = spawn_child(request, error, exec_failed);
+  }
+  if (pid < 0) {
+    logger().error("cannot start child: {}", error);
+  } else {
+    logger().info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
+                  from_staged ? ", from the staged file" : "");
+    children_.emplace(
+        pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(pid)});
+    record_child_groups();
+  }
+  // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
+  // here is the machine's, and the build is tried again.
+  apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid >= 0 || exec_failed));
+}
+
+void Master::record_child_groups() {
+  std::vector<ChildGroup> groups;
+  for (const auto& [pid, slot] : children_) groups.push_back({pid, slot.start_ticks});
+  if (std::string error = save_child_groups(real_sys(), setup_.state_dir, groups); !error.empty()) {
+    logger().warn("state: {}", error);
+  }
+}
+
+void Master::read_running_build_id() {
+  std::string error;
+  if (std::optional<std::string> id = read_build_id(setup_.bin_path, error)) {
+    running_build_id_ = *id;
+  } else {
+    logger().warn("{}", error);
+  }
+}
+
+}  // namespace molt::internal
