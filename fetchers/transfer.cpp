@@ -165,10 +165,9 @@ void set_callbacks(const Easy& curl, HttpExchange& exchange, char* curl_error) {
   curl.set(CURLOPT_NOPROGRESS, 0L);
   curl.set(CURLOPT_XFERINFOFUNCTION, &progress_callback);
   curl.set(CURLOPT_XFERINFODATA, &exchange);
-  // libcurl's default 16 KiB means one recv(2) per 16 KiB; with 512 KiB a 257 MiB download
-  // took 577 (the write callback still gets at most 16 KiB a call: StagedFile gathers them).
-  // Before StagedFile did, this took such a download from 1214 to 932 ms (median of 5,
-  // loopback nginx). The buffer lives only in the check helper.
+  // libcurl's default 16 KiB means one recv(2) per 16 KiB; a larger buffer means fewer calls
+  // for a large download (the write callback still gets at most 16 KiB a call: StagedFile
+  // gathers them; bench/RESULTS.md, "transfer"). The buffer lives only in the check helper.
   curl.set(CURLOPT_BUFFERSIZE, kReceiveBuffer);
 }
 

@@ -154,11 +154,10 @@ class BlockHasher {
 };
 
 // Makes the file durable as it grows, on a thread of its own: an fsync every kSyncEvery bytes
-// written, so that finish()'s fsync has only the tail left. On this 2-core VM an fsync of a
-// 257 MiB file took about 120 ms even when all its data had been written back first (the
-// cost is the device's cache flush); spread over a download it slowed the download by nothing
-// measurable, and finish() went from about 125 to 25 ms. The first error is kept: a failed
-// fsync may not be reported again by the next one on the same file. Without a thread
+// written, so that finish()'s fsync has only the tail left: one fsync of a whole large file
+// costs the device's cache flush at the end, where it delays the upgrade (bench/RESULTS.md,
+// "transfer"), while spread over the download it costs nothing measurable. The first error is kept:
+// a failed fsync may not be reported again by the next one on the same file. Without a thread
 // (std::thread could not start one) it does nothing.
 class Flusher {
  public:
