@@ -565,7 +565,7 @@ def why(ul, fp, tr, lat, targets):
     if lost:
         out.append(
             "**Found on the way: a lost STOPPING=1.** In %d upgrades the master logged the old "
-            "child's exit but never its `stopped accepting`: `Master::run` (`src/master.cpp`) "
+            "child's exit but never its `stopped accepting`: `Master::run` (`src/master/master.cpp`) "
             "handles the signalfd before the notify sockets, and `Master::reap` erases the "
             "child's slot, closing its notify socket, with the child's last datagrams unread. "
             "Reading a child's notify socket in `reap` before erasing it (or handling notify "

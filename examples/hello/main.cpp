@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-format", config.log_format, "text or json (one object per line)")
       ->capture_default_str();
+  app.add_option("--metrics-file", config.metrics_file,
+                 "write the master's counters here (Prometheus text format)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -146,6 +146,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
   FetchResult fetched = fetcher.download(artifact_since, staged);
   out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
+  out.result.downloaded_bytes = staged.size();
   if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
   out.result.used_early_retry = early;
   if (fetched.status == Status::kMissing) {
@@ -203,6 +204,7 @@ std::string encode_outcome(const CheckOutcome& o) {
   put_field(out, o.staged_path);
   put_field(out, o.retry ? "1" : "0");
   put_field(out, o.downloaded ? "1" : "0");
+  put_field(out, std::to_string(o.downloaded_bytes));
   put_field(out, o.signature_text);
   put_field(out, o.verify_failed ? "1" : "0");
   put_field(out, o.used_early_retry ? "1" : "0");
@@ -211,21 +213,25 @@ std::string encode_outcome(const CheckOutcome& o) {
 
 std::optional<CheckOutcome> decode_outcome(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, retry, downloaded, verify_failed, early;
+  std::string kind, timestamp, retry, downloaded, byte_count, verify_failed, early;
   CheckOutcome o;
   if (!take_field(in, kind) || !take_field(in, o.message) || !take_field(in, o.signature.etag) ||
       !take_field(in, o.signature.last_modified) || !take_field(in, o.artifact.etag) ||
       !take_field(in, o.artifact.last_modified) || !take_field(in, o.build_id) ||
       !take_field(in, timestamp) || !take_field(in, o.staged_path) || !take_field(in, retry) ||
-      !take_field(in, downloaded) || !take_field(in, o.signature_text) ||
-      !take_field(in, verify_failed) || !take_field(in, early) || kind.size() != 1 ||
-      kind[0] < '0' || kind[0] > '4') {
+      !take_field(in, downloaded) || !take_field(in, byte_count) ||
+      !take_field(in, o.signature_text) || !take_field(in, verify_failed) ||
+      !take_field(in, early) || kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
   o.kind = static_cast<Kind>(kind[0] - '0');
   if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
   o.retry = retry == "1";
   o.downloaded = downloaded == "1";
+  if (std::from_chars(byte_count.data(), byte_count.data() + byte_count.size(), o.downloaded_bytes)
+          .ec != std::errc()) {
+    return std::nullopt;
+  }
   o.verify_failed = verify_failed == "1";
   o.used_early_retry = early == "1";
   return o;

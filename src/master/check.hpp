@@ -70,6 +70,7 @@ struct CheckOutcome {
   bool used_early_retry = false;  // the artifact had changed and was downloaded before its time
   bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
   bool downloaded = false;  // the artifact was transferred (the helper then exits)
+  std::uint64_t downloaded_bytes = 0;  // the artifact's bytes written to the staged file
 };
 
 CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys);

@@ -98,6 +98,7 @@ int Master::run() {
   }
   remove_staged_leftovers(setup_.bin_path);  // from a master that was killed mid-download
   apply(supervisor_.start(Clock::now()));
+  write_metrics();
   while (!exit_code_) {
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
@@ -174,24 +175,6 @@ void Master::handle_signals() {
   }
 }
 
-// SIGHUP, or a child's State::request_check(): `who` starts the line that says what follows.
-void Master::check_now(const std::string& who, TimePoint now) {
-  if (!checker_) {
-    logger().info("{}: no source to check", who);
-  } else if (checker_->checking()) {
-    logger().info("{}: checking {} again once the check under way (for {}) ends", who,
-                  setup_.fetcher->describe(),
-                  format_duration(
-                      std::chrono::duration_cast<std::chrono::milliseconds>(now - check_started_)));
-  } else if (supervisor_.busy()) {
-    logger().info("{}: checking {} once the new child's start is over", who,
-                  setup_.fetcher->describe());
-  } else {
-    logger().info("{}: checking {} now", who, setup_.fetcher->describe());
-  }
-  schedule_.request();
-}
-
 // SIGUSR2, or a child's State::request_restart().
 void Master::restart_now(const std::string& who, TimePoint now) {
   read_running_build_id();
@@ -232,6 +215,8 @@ void Master::apply(const Supervisor::Actions& actions) {
         } else {
           logger().error("build {} {}: rollback failed: {}", action.build_id, action.reason, error);
         }
+        ++metrics_.upgrades["rolled_back"];
+        write_metrics();
         break;
       }
       case Kind::kCommit:
@@ -277,6 +262,9 @@ void Master::install(const Supervisor::Action& action) {
       logger().warn("state: {}", e);
     }
     staged_.reset();
+    ++metrics_.upgrades["installed"];
+    metrics_.last_upgrade_time = unix_time_now();
+    write_metrics();
   }
   apply(supervisor_.installed(action.pid, error, Clock::now()));
 }
@@ -292,6 +280,8 @@ void Master::drop_staged() {
 
 void Master::discard(const Supervisor::Action& action) {
   if (staged_ && staged_->build_id == action.build_id) drop_staged();
+  ++metrics_.upgrades["discarded"];
+  write_metrics();
   if (!action.blame_build) {
     logger().error("build {} {}; not the build's fault: it will be tried again", action.build_id,
                    action.reason);
@@ -311,75 +301,6 @@ std::vector<int> Master::own_fds() const {
   for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
   for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
   return fds;
-}
-
-// A check bounds each transfer, but not what a transfer cannot see (a helper stuck in the kernel
-// on a hung filesystem, or stopped): past every bound it could reach, the helper is killed.
-std::chrono::milliseconds Master::check_limit() const {
-  const HttpOptions& http = setup_.config.http;
-  return http.connect_timeout + 2 * http.total_timeout + std::chrono::seconds(10);
-}
-
-void Master::maybe_check(TimePoint now) {
-  if (checker_ && checker_->checking() && now >= check_started_ + check_limit()) {
-    logger().error("check of {} took longer than {}: the check helper is killed",
-                   setup_.fetcher->describe(), format_duration(check_limit()));
-    checker_->abandon();
-    remove_staged_leftovers_except_held();
-    schedule_.failed_to_run(now);
-    return;
-  }
-  if (!checker_ || checker_->checking() || supervisor_.busy()) return;
-  if (schedule_.take_due(now)) start_check(now);
-}
-
-void Master::say(const std::vector<CheckSchedule::Line>& lines) {
-  for (const CheckSchedule::Line& line : lines) {
-    using Level = CheckSchedule::Line::Level;
-    logger().log(line.level == Level::kError  ? spdlog::level::err
-                 : line.level == Level::kInfo ? spdlog::level::info
-                                              : spdlog::level::debug,
-                 "{}", line.text);
-  }
-}
-
-void Master::start_check(TimePoint now) {
-  std::vector<CheckSchedule::Line> said;
-  std::optional<CheckRequest> request = schedule_.start(running_build_id_, now, said);
-  say(said);
-  if (!request) return;
-  check_started_ = now;
-  if (std::string error = checker_->start(*request, own_fds()); !error.empty()) {
-    logger().error("check: {}", error);
-    schedule_.failed_to_run(now);
-  }
-}
-
-void Master::read_check() {
-  CheckHelper::Answer answer = checker_->read();
-  if (answer.complete) finish_check(answer.outcome);
-}
-
-void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
-  TimePoint now = Clock::now();
-  if (!outcome) {
-    logger().error("check of {} ended without an answer (helper crashed?)",
-                   setup_.fetcher->describe());
-    schedule_.failed_to_run(now);
-    return;
-  }
-  say(schedule_.finished(*outcome, now));
-  if (outcome->kind != CheckOutcome::Kind::kStaged || outcome->verify_failed) return;
-  if (setup_.keys.empty()) logger().warn("build {} was not signature-checked", outcome->build_id);
-  staged_ =
-      Staged{outcome->staged_path, outcome->build_id, outcome->timestamp, outcome->signature_text};
-  Supervisor::Actions actions = supervisor_.staged(outcome->build_id, now);
-  if (actions.empty()) {
-    // A restart or a stop began while it was checked: drop it and look again soon.
-    drop_staged();
-    schedule_.look_again(now);
-  }
-  apply(actions);
 }
 
 }  // namespace molt::internal

@@ -20,6 +20,7 @@
 #include "master/check.hpp"
 #include "master/check_helper.hpp"
 #include "master/check_schedule.hpp"
+#include "master/metrics.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
 
@@ -78,6 +79,7 @@ class Master {
   std::chrono::milliseconds check_limit() const;
   void start_check(TimePoint now);
   void say(const std::vector<CheckSchedule::Line>& lines);
+  void write_metrics();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
   std::vector<int> own_fds() const;
@@ -97,6 +99,8 @@ class Master {
 
   std::optional<CheckHelper> checker_;  // when there is a source
   CheckSchedule schedule_;
+  Metrics metrics_;
+  std::string metrics_error_;  // the last failure to write the metrics file, said once
   TimePoint check_started_{};
   // A verified build in a staged file, run by the candidate until it is ready and installed.
   struct Staged {

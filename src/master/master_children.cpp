@@ -107,6 +107,10 @@ void Master::warn_foreign_sender(pid_t child, ChildSlot& slot, const NotifySocke
 void Master::spawn(const Supervisor::Action& action) {
   // An upgrade's candidate runs the staged file itself; every other child runs <bin>.
   bool from_staged = staged_ && !action.build_id.empty() && action.build_id == staged_->build_id;
+  if (!from_staged && generation_ > 0) {
+    ++metrics_.child_restarts;  // after an exit, a rollback or a request: a child on <bin> again
+    write_metrics();
+  }
   const std::string& path = from_staged ? staged_->path : setup_.bin_path;
   // Every other child runs <bin> as it is now: an operator may have put another build there.
   if (!from_staged) read_running_build_id();

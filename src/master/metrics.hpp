@@ -2,6 +2,7 @@
 // the file --metrics-file names; `molt status --format prometheus` prints the same).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -21,6 +22,11 @@ struct Metrics {
 };
 
 std::string prometheus_text(const Metrics& metrics);
+
+// The time as the timestamp gauges want it: Unix seconds.
+inline double unix_time_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // A label value as the text format wants it: backslash, double quote and newline escaped.
 std::string prometheus_label(const std::string& value);

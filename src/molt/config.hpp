@@ -97,6 +97,10 @@ struct Config {
   // "text" ("<date> <time> molt[<pid>] <role> <level>: <message>") or "json" (one object per
   // line: time, level, pid, role, message).
   std::string log_format = "text";
+
+  // The master's counters in the Prometheus text format (node_exporter's textfile collector),
+  // rewritten atomically at every event. Empty: none.
+  std::string metrics_file;
   std::shared_ptr<spdlog::logger> logger;
 };
 

@@ -1,0 +1,136 @@
+// The master's side of checking the source: when (CheckSchedule decides), starting the check
+// helper, what its answer means, and the metrics file every event rewrites.
+#include <molt/duration.hpp>
+
+#include "master/master.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+
+namespace molt::internal {
+namespace {
+
+const char* outcome_name(CheckOutcome::Kind kind) {
+  switch (kind) {
+    case CheckOutcome::Kind::kNothing:
+      return "nothing";
+    case CheckOutcome::Kind::kSkipped:
+      return "skipped";
+    case CheckOutcome::Kind::kRefused:
+      return "refused";
+    case CheckOutcome::Kind::kFailed:
+      return "failed";
+    case CheckOutcome::Kind::kStaged:
+      return "staged";
+  }
+  return "failed";
+}
+
+}  // namespace
+
+// SIGHUP, or a child's State::request_check(): `who` starts the line that says what follows.
+void Master::check_now(const std::string& who, TimePoint now) {
+  if (!checker_) {
+    logger().info("{}: no source to check", who);
+  } else if (checker_->checking()) {
+    logger().info("{}: checking {} again once the check under way (for {}) ends", who,
+                  setup_.fetcher->describe(),
+                  format_duration(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - check_started_)));
+  } else if (supervisor_.busy()) {
+    logger().info("{}: checking {} once the new child's start is over", who,
+                  setup_.fetcher->describe());
+  } else {
+    logger().info("{}: checking {} now", who, setup_.fetcher->describe());
+  }
+  schedule_.request();
+}
+
+// A check bounds each transfer, but not what a transfer cannot see (a helper stuck in the kernel
+// on a hung filesystem, or stopped): past every bound it could reach, the helper is killed.
+std::chrono::milliseconds Master::check_limit() const {
+  const HttpOptions& http = setup_.config.http;
+  return http.connect_timeout + 2 * http.total_timeout + std::chrono::seconds(10);
+}
+
+void Master::maybe_check(TimePoint now) {
+  if (checker_ && checker_->checking() && now >= check_started_ + check_limit()) {
+    logger().error("check of {} took longer than {}: the check helper is killed",
+                   setup_.fetcher->describe(), format_duration(check_limit()));
+    checker_->abandon();
+    remove_staged_leftovers_except_held();
+    schedule_.failed_to_run(now);
+    return;
+  }
+  if (!checker_ || checker_->checking() || supervisor_.busy()) return;
+  if (schedule_.take_due(now)) start_check(now);
+}
+
+// The file is for a collector to read: a whole old or new file, no fsync (a machine crash loses
+// counters a restart resets anyway). A failure is said once, and again once it changes.
+void Master::write_metrics() {
+  if (setup_.config.metrics_file.empty()) return;
+  metrics_.build_id = running_build_id_;
+  std::string error =
+      write_file_atomically(real_sys(), setup_.config.metrics_file, prometheus_text(metrics_), 0644,
+                            Durability::kProcessCrash);
+  if (!error.empty() && error != metrics_error_) logger().warn("metrics: {}", error);
+  metrics_error_ = error;
+}
+
+void Master::say(const std::vector<CheckSchedule::Line>& lines) {
+  for (const CheckSchedule::Line& line : lines) {
+    using Level = CheckSchedule::Line::Level;
+    logger().log(line.level == Level::kError  ? spdlog::level::err
+                 : line.level == Level::kInfo ? spdlog::level::info
+                                              : spdlog::level::debug,
+                 "{}", line.text);
+  }
+}
+
+void Master::start_check(TimePoint now) {
+  std::vector<CheckSchedule::Line> said;
+  std::optional<CheckRequest> request = schedule_.start(running_build_id_, now, said);
+  say(said);
+  if (!request) return;
+  check_started_ = now;
+  if (std::string error = checker_->start(*request, own_fds()); !error.empty()) {
+    logger().error("check: {}", error);
+    schedule_.failed_to_run(now);
+  }
+}
+
+void Master::read_check() {
+  CheckHelper::Answer answer = checker_->read();
+  if (answer.complete) finish_check(answer.outcome);
+}
+
+void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
+  TimePoint now = Clock::now();
+  if (!outcome) {
+    logger().error("check of {} ended without an answer (helper crashed?)",
+                   setup_.fetcher->describe());
+    schedule_.failed_to_run(now);
+    ++metrics_.checks["failed"];
+    metrics_.last_check_time = unix_time_now();
+    write_metrics();
+    return;
+  }
+  say(schedule_.finished(*outcome, now));
+  ++metrics_.checks[outcome_name(outcome->kind)];
+  metrics_.download_bytes += outcome->downloaded_bytes;
+  metrics_.last_check_time = unix_time_now();
+  write_metrics();
+  if (outcome->kind != CheckOutcome::Kind::kStaged || outcome->verify_failed) return;
+  if (setup_.keys.empty()) logger().warn("build {} was not signature-checked", outcome->build_id);
+  staged_ =
+      Staged{outcome->staged_path, outcome->build_id, outcome->timestamp, outcome->signature_text};
+  Supervisor::Actions actions = supervisor_.staged(outcome->build_id, now);
+  if (actions.empty()) {
+    // A restart or a stop began while it was checked: drop it and look again soon.
+    drop_staged();
+    schedule_.look_again(now);
+  }
+  apply(actions);
+}
+
+}  // namespace molt::internal
