@@ -19,6 +19,7 @@
 #include "fetchers/gunzip.hpp"
 #include "fetchers/http_text.hpp"
 #include "fetchers/transfer.hpp"
+#include "util/human_bytes.hpp"
 #include "util/log.hpp"
 
 namespace molt::internal {
@@ -42,20 +43,6 @@ inline std::string_view url_path(std::string_view url) {
 }
 
 inline bool is_https(std::string_view url) { return istarts_with(url, "https://"); }
-
-// "1.5 MiB": sizes in a progress line.
-inline std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, kUnits[unit]);
-  return text;
-}
 
 inline std::string stalled(const HttpOptions& options) {
   return "stalled: no data for " + seconds(options.stall_timeout) + " (stall_timeout)";

@@ -199,6 +199,11 @@ void Master::apply(const Supervisor::Actions& actions) {
           logger().warn("killing child {}: {}", action.pid, action.reason);
         } else {
           logger().info("draining child {} ({})", action.pid, action.reason);
+          // The child an upgrade replaces: its exit ends the upgrade.
+          if (upgrade_ && upgrade_->ready != TimePoint{} && upgrade_->old_pid < 0) {
+            upgrade_->old_pid = action.pid;
+            upgrade_->drain_started = Clock::now();
+          }
         }
         // The whole group: a child's own workers drain, or die, with it.
         ::kill(-action.pid, action.signal);
@@ -262,6 +267,7 @@ void Master::install(const Supervisor::Action& action) {
       logger().warn("state: {}", e);
     }
     staged_.reset();
+    if (upgrade_) upgrade_->ready = Clock::now();
     ++metrics_.upgrades["installed"];
     metrics_.last_upgrade_time = unix_time_now();
     write_metrics();
@@ -280,6 +286,7 @@ void Master::drop_staged() {
 
 void Master::discard(const Supervisor::Action& action) {
   if (staged_ && staged_->build_id == action.build_id) drop_staged();
+  upgrade_.reset();
   ++metrics_.upgrades["discarded"];
   write_metrics();
   if (!action.blame_build) {

@@ -110,6 +110,15 @@ class Master {
     std::string signature_text;  // kept beside <bin> once installed
   };
   std::optional<Staged> staged_;
+  // An upgrade under way, for the one line that sums it up once the old child is gone.
+  struct Upgrade {
+    std::string from, to;
+    std::uint64_t bytes = 0;
+    TimePoint check_started, verified, ready, drain_started;
+    pid_t old_pid = -1;
+  };
+  std::optional<Upgrade> upgrade_;
+  void finish_upgrade(pid_t exited);
 };
 
 }  // namespace molt::internal

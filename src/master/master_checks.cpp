@@ -124,6 +124,11 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   if (setup_.keys.empty()) logger().warn("build {} was not signature-checked", outcome->build_id);
   staged_ =
       Staged{outcome->staged_path, outcome->build_id, outcome->timestamp, outcome->signature_text};
+  upgrade_ = Upgrade{.from = running_build_id_,
+                     .to = outcome->build_id,
+                     .bytes = outcome->downloaded_bytes,
+                     .check_started = check_started_,
+                     .verified = now};
   Supervisor::Actions actions = supervisor_.staged(outcome->build_id, now);
   if (actions.empty()) {
     // A restart or a stop began while it was checked: drop it and look again soon.

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <molt/build_id.hpp>
+#include <molt/duration.hpp>
 #include <utility>
 
 #include "master/child_groups.hpp"
 #include "master/master.hpp"
 #include "master/spawn.hpp"
 #include "protocol/environment.hpp"
+#include "util/human_bytes.hpp"
 #include "util/log.hpp"
 
 namespace molt::internal {
@@ -54,6 +56,7 @@ void Master::reap() {
       logger().warn("killed {} process(es) left in child {}'s process group", remains, pid);
     }
     children_.erase(it);
+    finish_upgrade(pid);
     record_child_groups();
     apply(supervisor_.child_exited(pid, how, Clock::now()));
   }
@@ -158,6 +161,22 @@ void Master::read_running_build_id() {
   } else {
     logger().warn("{}", error);
   }
+}
+
+// "upgrade from build v1 to build v2: ...": where the time of one upgrade went, said once the
+// child it replaced has exited.
+void Master::finish_upgrade(pid_t exited) {
+  if (!upgrade_ || upgrade_->old_pid != exited) return;
+  auto ms = [](TimePoint from, TimePoint to) {
+    return format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(to - from));
+  };
+  logger().info(
+      "upgrade from build {} to build {} done: {} downloaded, verified {} after the check began, "
+      "ready {} later, the old child drained in {}",
+      upgrade_->from, upgrade_->to, human_bytes(upgrade_->bytes),
+      ms(upgrade_->check_started, upgrade_->verified), ms(upgrade_->verified, upgrade_->ready),
+      ms(upgrade_->drain_started, Clock::now()));
+  upgrade_.reset();
 }
 
 }  // namespace molt::internal

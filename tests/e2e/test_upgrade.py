@@ -18,6 +18,11 @@ class InFlightRequest(unittest.TestCase):
         self.assertNotEqual(after["pid"], before["pid"])
         self.assertEqual(after["build_id"], "v2")
         self.assertEqual(svc.installed_build_id(), "v2")
+        # Once v1 has finished the slow request and exited, one line sums the upgrade up.
+        _, m = svc.log.wait_for(
+            r" info: upgrade from build v1 to build v2 done: ([\d.]+) (\w*B) downloaded, "
+            r"verified \S+ after the check began, ready \S+ later, the old child drained in \S+$")
+        self.assertEqual(m.group(2), "MiB")  # the build's size, as it was downloaded
 
 
 class ZeroFailedRequests(unittest.TestCase):
