@@ -78,7 +78,7 @@ class Master {
   void remove_staged_leftovers_except_held();
   std::chrono::milliseconds check_limit() const;
   void start_check(TimePoint now);
-  void say(const std::vector<CheckSchedule::Line>& lines);
+  void say(const std::vector<CheckSchedule::Line>& lines, bool asked);
   void write_metrics();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
@@ -99,6 +99,8 @@ class Master {
 
   std::optional<CheckHelper> checker_;  // when there is a source
   CheckSchedule schedule_;
+  bool asked_ = false;        // someone asked for a check (SIGHUP, a child's request)
+  bool check_asked_ = false;  // the check under way is the one asked for
   Metrics metrics_;
   std::string metrics_error_;  // the last failure to write the metrics file, said once
   TimePoint check_started_{};

@@ -43,6 +43,7 @@ void Master::check_now(const std::string& who, TimePoint now) {
     logger().info("{}: checking {} now", who, setup_.fetcher->describe());
   }
   schedule_.request();
+  asked_ = true;
 }
 
 // A check bounds each transfer, but not what a transfer cannot see (a helper stuck in the kernel
@@ -77,20 +78,26 @@ void Master::write_metrics() {
   metrics_error_ = error;
 }
 
-void Master::say(const std::vector<CheckSchedule::Line>& lines) {
+// A check someone asked for (SIGHUP, a child's request) always says its outcome: what would go
+// to debug as a repeat is said at info, and a check that found nothing new says so.
+void Master::say(const std::vector<CheckSchedule::Line>& lines, bool asked) {
+  using Level = CheckSchedule::Line::Level;
   for (const CheckSchedule::Line& line : lines) {
-    using Level = CheckSchedule::Line::Level;
-    logger().log(line.level == Level::kError  ? spdlog::level::err
-                 : line.level == Level::kInfo ? spdlog::level::info
-                                              : spdlog::level::debug,
+    logger().log(line.level == Level::kError           ? spdlog::level::err
+                 : line.level == Level::kInfo || asked ? spdlog::level::info
+                                                       : spdlog::level::debug,
                  "{}", line.text);
+  }
+  if (asked && lines.empty()) {
+    logger().info("{}: nothing new since the last check", setup_.fetcher->describe());
   }
 }
 
 void Master::start_check(TimePoint now) {
   std::vector<CheckSchedule::Line> said;
   std::optional<CheckRequest> request = schedule_.start(running_build_id_, now, said);
-  say(said);
+  check_asked_ = std::exchange(asked_, false);
+  say(said, check_asked_);
   if (!request) return;
   check_started_ = now;
   if (std::string error = checker_->start(*request, own_fds()); !error.empty()) {
@@ -115,7 +122,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     write_metrics();
     return;
   }
-  say(schedule_.finished(*outcome, now));
+  say(schedule_.finished(*outcome, now), check_asked_);
   ++metrics_.checks[outcome_name(outcome->kind)];
   metrics_.download_bytes += outcome->downloaded_bytes;
   metrics_.last_check_time = unix_time_now();

@@ -1,5 +1,6 @@
 """Signals to the master (issue 2, point 5)."""
 import os
+import re
 import shutil
 import signal
 import unittest
@@ -49,6 +50,24 @@ class Signals(unittest.TestCase):
         svc.wait_ready("v2", mark)
         svc.wait_stopped_accepting(old, mark)
         self.assertEqual(svc.hello(), "hello from v2")
+
+    def test_sighup_always_says_what_the_check_found(self):
+        svc = Service(self, interval="1h")
+        waiting = r" info: %s\.minisig: no signature yet" % re.escape(svc.source)
+        svc.log.wait_for(waiting)
+        # Said once at info by the polls; a SIGHUP's check says it again, at info.
+        mark = svc.log.mark()
+        svc.signal(signal.SIGHUP)
+        svc.log.wait_for(r"SIGHUP: checking", mark)
+        svc.log.wait_for(waiting, mark)
+        svc.upgrade("v2")
+        # An unchanged source: the check transfers nothing, and says so.
+        for _ in range(2):
+            mark = svc.log.mark()
+            svc.signal(signal.SIGHUP)
+            svc.log.wait_for(r"SIGHUP: checking", mark)
+            svc.log.wait_for(r" info: %s: (nothing new since the last check|build v2 is already "
+                             r"running; nothing to do)$" % re.escape(svc.source), mark)
 
     def test_sigterm_drains_and_exits_zero(self):
         svc = Service(self)
