@@ -168,18 +168,9 @@ def idle(results):
 
 
 def make_ca(d):
-    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
-    key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.pem"))
-    ext = os.path.join(d, "ext.cnf")
-    c.run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-          "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=molt bench CA")
-    c.run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-          "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    c.run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-          "-out", crt, "-days", "2", "-extfile", ext)
-    return ca, crt, key
+    """The tests' CA (tests/tools/make_pki.sh): (ca, cert, key)."""
+    c.run(os.path.join(c.REPO, "tests", "tools", "make_pki.sh"), d)
+    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
 
 
 def settle_private_dirty(pid, known, seconds=3.0):

@@ -234,17 +234,11 @@ HTTP_POLL=$(poll_bytes http "$PORT" "$URL")
 say "  $HTTP_POLL"
 
 # https: a CA and a server certificate made here
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/ca.key" \
-  -out "$W/ca.pem" -days 2 -subj "/CN=molt bench CA" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/srv.key" \
-  -out "$W/srv.csr" -subj "/CN=127.0.0.1" 2>/dev/null
-echo "subjectAltName=IP:127.0.0.1" >"$W/ext.cnf"
-openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
-  -out "$W/srv.pem" -days 2 -extfile "$W/ext.cnf" 2>/dev/null
+"$REPO/tests/tools/make_pki.sh" "$W"
 TLS_PORT=$(free_port)
-start_nginx https "$TLS_PORT" "$ROOT" "$W/srv.pem" "$W/srv.key"
+start_nginx https "$TLS_PORT" "$ROOT" "$W/server.crt" "$W/server.key"
 say "transfer: bytes on the wire per idle poll (https)"
-HTTPS_POLL=$(poll_bytes https "$TLS_PORT" "https://127.0.0.1:$TLS_PORT/app" --ca-file "$W/ca.pem")
+HTTPS_POLL=$(poll_bytes https "$TLS_PORT" "https://127.0.0.1:$TLS_PORT/app" --ca-file "$W/ca.crt")
 say "  $HTTPS_POLL"
 
 RUNS_JOINED=$(IFS=,; echo "${RUN_JSON[*]}")

@@ -84,8 +84,9 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     return std::nullopt;
   }
   // Before anything touches the binary's folder, the state or the ports.
-  setup.lock_fd = take_master_lock(setup.state_dir, setup.bin_path, error);
-  if (setup.lock_fd < 0) return std::nullopt;
+  std::optional<Fd> lock = take_master_lock(setup.state_dir, setup.bin_path, error);
+  if (!lock) return std::nullopt;
+  setup.lock = std::move(*lock);
   // What a crashed predecessor's children left would hold the ports this master binds.
   for (const std::string& line : kill_leftover_groups(setup.state_dir)) logger().warn("{}", line);
   for (const std::string& path : config.pubkeys) {

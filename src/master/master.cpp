@@ -304,7 +304,7 @@ void Master::discard(const Supervisor::Action& action) {
 
 std::vector<int> Master::own_fds() const {
   // The lock too: a helper that outlived a killed master for a moment must not refuse the next.
-  std::vector<int> fds{signal_fd_, setup_.lock_fd};
+  std::vector<int> fds{signal_fd_, setup_.lock.get()};
   for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
   for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
   return fds;

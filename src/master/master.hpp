@@ -23,6 +23,7 @@
 #include "master/metrics.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
+#include "util/fd.hpp"
 
 namespace molt::internal {
 
@@ -35,7 +36,7 @@ struct MasterSetup {
   std::vector<sig::PublicKey> keys;
   std::string state_dir;
   std::string systemd_notify_socket;  // the master's own NOTIFY_SOCKET, when under systemd
-  int lock_fd = -1;                   // <state-dir>/lock, held for the master's life (master_lock)
+  Fd lock;                            // <state-dir>/lock, held for the master's life (master_lock)
 };
 
 class Master {

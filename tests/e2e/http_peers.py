@@ -27,21 +27,10 @@ TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 
 
 def make_pki(directory):
-    """A CA and a server certificate for 127.0.0.1 signed by it. Returns (ca, cert, key)."""
-    ca, ca_key = os.path.join(directory, "ca.crt"), os.path.join(directory, "ca.key")
-    cert, key = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
-    csr, ext = os.path.join(directory, "server.csr"), os.path.join(directory, "server.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                "extendedKeyUsage=serverAuth\n")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    run("openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
-        "-subj", "/CN=molt e2e test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign")
-    run("openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-        "-days", "2", "-extfile", ext, "-out", cert)
-    return ca, cert, key
+    """A CA and a server certificate for 127.0.0.1 signed by it (tests/tools/make_pki.sh).
+    Returns (ca, cert, key)."""
+    run(os.path.join(TOOLS, "make_pki.sh"), directory)
+    return tuple(os.path.join(directory, n) for n in ("ca.crt", "server.crt", "server.key"))
 
 
 def publish(svc, build, folder, name="app", key=None, trusted_comment=None, signed_file=None):

@@ -145,43 +145,13 @@ inline int free_port() {
 struct TestPki {
   fs::path ca_cert, server_cert, server_key;
 
+  // tests/tools/make_pki.sh, the one CA of every test and benchmark.
   static TestPki make(const fs::path& dir) {
     TestPki pki{dir / "ca.crt", dir / "server.crt", dir / "server.key"};
-    fs::path log = dir / "openssl.log";
-    write_file(dir / "server.ext",
-               "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-               "extendedKeyUsage=serverAuth\n");
-    bool ok =
-        run({"openssl",
-             "req",
-             "-x509",
-             "-newkey",
-             "ec",
-             "-pkeyopt",
-             "ec_paramgen_curve:P-256",
-             "-nodes",
-             "-keyout",
-             (dir / "ca.key").string(),
-             "-out",
-             pki.ca_cert.string(),
-             "-days",
-             "2",
-             "-subj",
-             "/CN=molt test CA",
-             "-addext",
-             "basicConstraints=critical,CA:TRUE",
-             "-addext",
-             "keyUsage=critical,keyCertSign"},
-            log) &&
-        run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", pki.server_key.string(), "-out", (dir / "server.csr").string(), "-subj",
-             "/CN=127.0.0.1"},
-            log) &&
-        run({"openssl", "x509", "-req", "-in", (dir / "server.csr").string(), "-CA",
-             pki.ca_cert.string(), "-CAkey", (dir / "ca.key").string(), "-CAcreateserial", "-days",
-             "2", "-extfile", (dir / "server.ext").string(), "-out", pki.server_cert.string()},
-            log);
-    if (!ok) throw std::runtime_error("openssl failed: " + read_file(log));
+    if (!run({(fs::path(MOLT_TEST_TOOLS_DIR) / "make_pki.sh").string(), dir.string()},
+             dir / "make_pki.log")) {
+      throw std::runtime_error("make_pki.sh failed: " + read_file(dir / "make_pki.log"));
+    }
     return pki;
   }
 };
