@@ -1,0 +1,31 @@
+// Every molt::Config setting as a command-line flag: what examples/hello offers, shared with the
+// tests' server (tests/fixtures/hello), which adds flags of its own.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <molt/config.hpp>
+#include <molt/duration.hpp>
+#include <string>
+
+namespace hello {
+
+// "500ms", "2s", "1m" as a Duration; a CLI::ValidationError naming the text otherwise.
+molt::Duration parse_or_throw(const std::string& text);
+
+class ConfigFlags {
+ public:
+  // Adds the flags to `app`; once it has parsed, parse() fills `config`.
+  ConfigFlags(CLI::App& app, molt::Config& config);
+
+  // Parses the command line into the config. Returns -1 to go on, or the exit code: 0 after
+  // --help, 2 after a usage error or a bad duration (said on stderr), as for a bad configuration.
+  int parse(int argc, char** argv);
+
+ private:
+  CLI::App& app_;
+  molt::Config& config_;
+  std::string interval_ = "1s", ready_timeout_ = "30s", drain_timeout_ = "30s", probation_ = "10s",
+              stall_timeout_ = "30s", transfer_timeout_ = "10m";
+};
+
+}  // namespace hello
