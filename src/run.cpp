@@ -64,12 +64,8 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     error = "timeouts and the poll interval must be greater than zero";
     return std::nullopt;
   }
-  std::vector<Address> addresses;
-  for (std::size_t i = 0; i < config.listen.size(); ++i) {
-    std::optional<Address> a = parse_address(config.listen[i], static_cast<int>(i), error);
-    if (!a) return std::nullopt;
-    addresses.push_back(*a);
-  }
+  std::optional<std::vector<Address>> addresses = parse_addresses(config.listen, error);
+  if (!addresses) return std::nullopt;
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   setup.bin_path =
@@ -129,7 +125,7 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     setup.fetcher = make_fetcher(config, error);
     if (!setup.fetcher) return std::nullopt;
   }
-  setup.listeners = open_listeners(addresses, error);
+  setup.listeners = open_listeners(*addresses, error);
   if (!error.empty()) return std::nullopt;
   setup.argv = own_argv();
   if (const char* systemd = std::getenv(env::kNotifySocket)) {
@@ -166,16 +162,12 @@ int run_master(const Config& config) {
 int run_unsupervised(const Config& config, const Program& program) {
   setup_logging(config, "unsupervised");
   std::string error;
-  std::vector<Address> addresses;
-  for (std::size_t i = 0; i < config.listen.size(); ++i) {
-    std::optional<Address> a = parse_address(config.listen[i], static_cast<int>(i), error);
-    if (!a) {
-      logger().error("{}", error);
-      return 2;
-    }
-    addresses.push_back(*a);
+  std::optional<std::vector<Address>> addresses = parse_addresses(config.listen, error);
+  if (!addresses) {
+    logger().error("{}", error);
+    return 2;
   }
-  std::vector<Listener> listeners = open_listeners(addresses, error);
+  std::vector<Listener> listeners = open_listeners(*addresses, error);
   if (!error.empty()) {
     logger().error("{}", error);
     return 2;

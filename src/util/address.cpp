@@ -45,6 +45,17 @@ std::string local_address_text(int fd) {
   return address ? address->to_string() : "";
 }
 
+std::optional<std::vector<Address>> parse_addresses(const std::vector<std::string>& texts,
+                                                    std::string& error) {
+  std::vector<Address> addresses;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::optional<Address> a = parse_address(texts[i], static_cast<int>(i), error);
+    if (!a) return std::nullopt;
+    addresses.push_back(*a);
+  }
+  return addresses;
+}
+
 std::optional<Address> parse_address(std::string_view text, int index, std::string& error) {
   auto fail = [&](const std::string& why) {
     error = "listen address \"" + std::string(text) + "\": " + why;

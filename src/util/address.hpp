@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace molt::internal {
 
@@ -29,5 +30,8 @@ std::string local_address_text(int fd);
 
 // `index` names an unnamed address "listen<index>".
 std::optional<Address> parse_address(std::string_view text, int index, std::string& error);
+// Config::listen, in order; the first bad one is the error.
+std::optional<std::vector<Address>> parse_addresses(const std::vector<std::string>& texts,
+                                                    std::string& error);
 
 }  // namespace molt::internal
