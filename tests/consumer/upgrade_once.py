@@ -5,14 +5,16 @@ takes over: what a user who built molt into their program sees first.
 Usage: upgrade_once.py APP_V1 APP_V2 MOLT_COMMAND
 """
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+# The master's log is read as the e2e tests read it: lines off its stderr pipe, as they come.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from harness import LogWatcher  # noqa: E402
 
 TIMEOUT_S = 120  # bounds a failing run only: each wait ends on the line or the answer it expects
 
@@ -26,20 +28,6 @@ def get(sock_path):
         while chunk := s.recv(4096):
             reply += chunk
     return reply.split(b"\r\n\r\n", 1)[-1].decode().strip()
-
-
-def wait_for_line(log_path, pattern, proc):
-    deadline = time.monotonic() + TIMEOUT_S
-    with open(log_path) as log:
-        text = ""
-        while time.monotonic() < deadline:
-            text += log.read()
-            if re.search(pattern, text, re.M):
-                return
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)  # polling a log file: there is no other signal to wait on
-    sys.exit("upgrade_once: no line matching %r; log:\n%s" % (pattern, text))
 
 
 def main():
@@ -59,12 +47,11 @@ def run_upgrade(work, app_v1, app_v2, molt):
     subprocess.run([molt, "keygen", "-W", "-p", pub, "-s", sec], check=True,
                    stdout=subprocess.DEVNULL)
     sock = os.path.join(work, "app.sock")
-    log_path = os.path.join(work, "log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([binary, "unix:" + sock, os.path.join(drop, "app"), pub],
-                                stdout=log, stderr=log)
+    proc = subprocess.Popen([binary, "unix:" + sock, os.path.join(drop, "app"), pub],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = LogWatcher(proc.stderr, os.path.join(work, "log"))
     try:
-        wait_for_line(log_path, r"child \d+ \(build v1\) is ready", proc)
+        log.wait_for(r"child \d+ \(build v1\) is ready", timeout=TIMEOUT_S)
         assert get(sock) == "hello from v1", get(sock)
         staging = os.path.join(work, "staging")
         shutil.copy(app_v2, staging)
@@ -72,8 +59,8 @@ def run_upgrade(work, app_v1, app_v2, molt):
                        stdout=subprocess.DEVNULL)
         os.rename(staging + ".minisig", os.path.join(drop, "app.minisig"))
         os.rename(staging, os.path.join(drop, "app"))
-        wait_for_line(log_path, r"installed build v2 as ", proc)
-        wait_for_line(log_path, r"child \d+ \(build v1\) exited", proc)
+        log.wait_for(r"installed build v2 as ", timeout=TIMEOUT_S)
+        log.wait_for(r"child \d+ \(build v1\) exited", timeout=TIMEOUT_S)
         answer = get(sock)
         assert answer == "hello from v2", answer
         with open(binary, "rb") as now, open(app_v2, "rb") as v2:
@@ -81,6 +68,8 @@ def run_upgrade(work, app_v1, app_v2, molt):
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=TIMEOUT_S)
+        log.thread.join(timeout=10)
+        log.echo.close()
     assert code == 0, "the master exited with %d" % code
     print("upgrade_once: %s served v1, then v2 from a file drop" % os.path.basename(app_v1))
 

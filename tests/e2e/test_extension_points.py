@@ -2,7 +2,6 @@
 a pre-upgrade hook, asking the master for a check or a restart, running without a master, and
 its own default logger."""
 import filecmp
-import http.client
 import json
 import os
 import re
@@ -71,15 +70,10 @@ class CustomFetcher(unittest.TestCase):
 
 
 def get(svc, path):
-    conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        assert resp.status == 200, (resp.status, body)
-        return body.strip()
-    finally:
-        conn.close()
+    """The body of a 200 answer to GET `path` (the harness's request, on svc.port)."""
+    status, body = Service.get(svc, path)
+    assert status == 200, (status, body)
+    return body.strip()
 
 
 class PreUpgrade(unittest.TestCase):

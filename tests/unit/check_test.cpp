@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <molt/build_id.hpp>
 #include <molt/signature.hpp>
@@ -54,10 +53,7 @@ class FakeSource final : public Fetcher {
   }
 };
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using test::read_file;
 
 // A binary that runs, a new signed build at the source, and the request a master would make.
 struct Scene {
