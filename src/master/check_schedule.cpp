@@ -40,7 +40,8 @@ bool CheckSchedule::take_due(TimePoint now) {
 }
 
 CheckSchedule::TimePoint CheckSchedule::next_due() const {
-  TimePoint next = requested_ ? TimePoint::min() : next_poll_;
+  // The clock's epoch, not TimePoint::min(): the master subtracts now from it.
+  TimePoint next = requested_ ? TimePoint{} : next_poll_;
   if (settle_at_) next = std::min(next, *settle_at_);
   if (full_download_due_) next = std::min(next, full_download_at_);
   return next;
