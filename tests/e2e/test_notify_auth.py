@@ -19,7 +19,7 @@ def notify_socket_of(pid):
 
 SEND = ("import socket, sys\n"
         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
-        "s.sendto(b'READY=1', sys.argv[1])\n")
+        "s.sendto(sys.argv[2].encode() if len(sys.argv) > 2 else b'READY=1', sys.argv[1])\n")
 
 
 class NotifyAuth(unittest.TestCase):
@@ -57,6 +57,23 @@ class NotifyAuth(unittest.TestCase):
         svc.log.wait_for(r"dropped 1 message\(s\) to child %d's notify socket from pid \d+ "
                          r"\(uid 0\): not a process of the child's group" % candidate, mark)
         self.assert_never_installed(svc, load, mark, candidate)
+
+    def test_a_process_outside_the_childs_group_cannot_ask_for_a_restart_or_a_check(self):
+        # State::request_restart() and request_check() travel on the same socket: a process of
+        # the master's user outside the child's group is dropped before its fields are read.
+        svc = Service(self, interval="1h")
+        child = svc.id()["pid"]
+        mark = svc.log.mark()
+        subprocess.run(["python3", "-c", SEND, notify_socket_of(child),
+                        "MOLT_REQUEST=restart\nMOLT_REQUEST=check"], check=True)
+        svc.log.wait_for(r"dropped 1 message\(s\) to child %d's notify socket from pid \d+ "
+                         r"\(uid 0\): not a process of the child's group" % child, mark)
+        # The child asks itself: heard, which shows the socket is read and the drop was the
+        # sender's doing.
+        svc.get("/request/check")
+        svc.log.wait_for(r"child %d asked: checking" % child, mark)
+        self.assertFalse([l for l in svc.log.since(mark) if "asked: restarting" in l])
+        self.assertEqual(svc.id()["pid"], child)
 
     def test_squatting_the_names_does_not_fail_upgrades(self):
         svc = Service(self)
