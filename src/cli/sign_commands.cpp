@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "password.hpp"
+#include "util/atomic_file.hpp"
 
 namespace molt::cli {
 namespace {
@@ -57,21 +58,12 @@ std::string read_text(std::string_view command, const std::string& path) {
   return text.str();
 }
 
-// Writes `text` beside `path` and renames it into place, so a reader never sees half a file.
+// Replaces `path` whole, so a reader never sees half a key or signature.
 void write_text(std::string_view command, const std::string& path, const std::string& text,
                 mode_t mode) {
-  std::string temp = path + ".tmp-XXXXXX";
-  int fd = ::mkstemp(temp.data());
-  if (fd < 0) fail(command, path, std::string("cannot create: ") + std::strerror(errno));
-  bool ok = ::fchmod(fd, mode) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int saved_errno = errno;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    if (ok) saved_errno = errno;
-    ::unlink(temp.c_str());
-    fail(command, path, std::string("cannot write: ") + std::strerror(saved_errno));
+  if (std::string error = internal::write_file_atomically(internal::real_sys(), path, text, mode);
+      !error.empty()) {
+    fail(command, path, "cannot save: " + error);
   }
 }
 

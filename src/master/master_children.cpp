@@ -121,7 +121,7 @@ void Master::spawn(const Supervisor::Action& action) {
   std::string error;
   ++generation_;
   std::optional<NotifySocket> notify = NotifySocket::create(notify_dir_, generation_, error);
-  pid_t pid = -1;
+  std::optional<pid_t> pid;
   bool exec_failed = false;
   if (notify) {
     SpawnRequest request{.path = path,
@@ -132,18 +132,18 @@ void Master::spawn(const Supervisor::Action& action) {
                          .drain_signal = setup_.config.drain_signal};
     pid = spawn_child(request, error, exec_failed);
   }
-  if (pid < 0) {
+  if (!pid) {
     logger().error("cannot start child: {}", error);
   } else {
-    logger().info("started child {} (build {}, generation {}{})", pid, build_id, generation_,
+    logger().info("started child {} (build {}, generation {}{})", *pid, build_id, generation_,
                   from_staged ? ", from the staged file" : "");
     children_.emplace(
-        pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(pid)});
+        *pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(*pid)});
     record_child_groups();
   }
   // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
   // here is the machine's, and the build is tried again.
-  apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid >= 0 || exec_failed));
+  apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid || exec_failed));
 }
 
 void Master::record_child_groups() {

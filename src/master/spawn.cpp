@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "protocol/environment.hpp"
+#include "util/fd.hpp"
 
 extern char** environ;
 
@@ -92,7 +93,8 @@ std::vector<std::string> own_argv() {
   return argv;
 }
 
-pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_failed) {
+std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,
+                                 bool& exec_failed) {
   exec_failed = false;
   ExecImage image;
   image.args = request.argv;
@@ -109,17 +111,15 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_fa
   image.env.push_back(assignment(env::kListenPid, ""));
   pid_t master = ::getpid();
 
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
+  Pipe report = Pipe::open();
+  if (!report.read) {
     error = std::string("pipe: ") + std::strerror(errno);
-    return -1;
+    return std::nullopt;
   }
   pid_t pid = ::fork();
   if (pid < 0) {
     error = std::string("fork: ") + std::strerror(errno);
-    ::close(report[0]);
-    ::close(report[1]);
-    return -1;
+    return std::nullopt;
   }
   if (pid > 0) {
     // The child does it too: whichever runs first, the group exists before the master can
@@ -127,21 +127,20 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_fa
     ::setpgid(pid, pid);
     // Until the exec happened or failed: a binary that cannot run at all (wrong architecture,
     // not executable) is said here, with its cause. Its exit is reaped like any other.
-    ::close(report[1]);
+    report.write.reset();
     int cause = 0;
     ssize_t n;
     do {
-      n = ::read(report[0], &cause, sizeof cause);
+      n = ::read(report.read.get(), &cause, sizeof cause);
     } while (n < 0 && errno == EINTR);
-    ::close(report[0]);
     if (n == static_cast<ssize_t>(sizeof cause)) {
       error = "exec " + request.path + ": " + std::strerror(cause);
       exec_failed = true;
-      return -1;
+      return std::nullopt;
     }
     return pid;
   }
-  ::close(report[0]);
+  report.read.reset();
 
   // Child. The master is single-threaded, so everything here is safe after fork.
   reset_signals();
@@ -166,7 +165,7 @@ pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_fa
                 CLOSE_RANGE_CLOEXEC);
   fill_pid(image.env[image.listen_pid_index], ::getpid());
   image.finalize();
-  exec_or_die(image, request.path, report[1]);
+  exec_or_die(image, request.path, report.write.get());
 }
 
 }  // namespace molt::internal

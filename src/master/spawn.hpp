@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <molt/state.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,10 @@ struct SpawnRequest {
   int drain_signal = SIGTERM;
 };
 
-// Forks and executes a child. Returns its pid, or -1 with `error` set; `exec_failed` says
+// Forks and executes a child. Returns its pid, or nullopt with `error` set; `exec_failed` says
 // whether the file itself could not be executed (rather than a pipe or fork failing).
-pid_t spawn_child(const SpawnRequest& request, std::string& error, bool& exec_failed);
+std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,
+                                 bool& exec_failed);
 
 // This process's arguments, as the master re-executes them.
 std::vector<std::string> own_argv();

@@ -18,20 +18,21 @@ void Supervisor::resume_probation(const std::string& build_id, TimePoint until) 
   probation_build_ = build_id;
 }
 
-Supervisor::Actions Supervisor::spawned(pid_t pid, const std::string& build_id, TimePoint now,
-                                        const std::string& error, bool build_at_fault) {
+Supervisor::Actions Supervisor::spawned(std::optional<pid_t> pid, const std::string& build_id,
+                                        TimePoint now, const std::string& error,
+                                        bool build_at_fault) {
   Pending pending = std::exchange(pending_, Pending::kNone);
-  Child child{.pid = pid,
+  Child child{.pid = pid.value_or(-1),
               .build_id = build_id,
               .started = now,
               .deadline = now + settings_.ready_timeout,
               .upgrade = pending_upgrade_};
   if (pending == Pending::kCandidate) {
     candidate_ = child;
-    if (pid < 0) return fail_candidate("could not be started: " + error, now, build_at_fault);
+    if (!pid) return fail_candidate("could not be started: " + error, now, build_at_fault);
     return {};
   }
-  if (pid < 0) {
+  if (!pid) {
     restart_at_ = now + backoff_.next();
     return {};
   }

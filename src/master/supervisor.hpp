@@ -69,10 +69,10 @@ class Supervisor {
   // Before start(): a previous master installed `build_id` and crashed during its probation,
   // which ends at `until`: a crash of that build before then rolls back.
   void resume_probation(const std::string& build_id, TimePoint until);
-  // The result of a kSpawn: the child's pid (or -1 and why: it could not be started) and its
+  // The result of a kSpawn: the child's pid (or nullopt and why: it could not be started) and its
   // build. `build_at_fault`: false when the start failed for the machine's reasons (a socket,
   // a fork), so a staged build is dropped without being marked bad.
-  Actions spawned(pid_t pid, const std::string& build_id, TimePoint now,
+  Actions spawned(std::optional<pid_t> pid, const std::string& build_id, TimePoint now,
                   const std::string& error = {}, bool build_at_fault = true);
   Actions child_ready(pid_t pid, TimePoint now);
   Actions child_exited(pid_t pid, const std::string& how, TimePoint now);

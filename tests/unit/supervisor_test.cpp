@@ -148,7 +148,7 @@ TEST_F(SupervisorTest, CandidateThatCannotBeInstalledIsKilledAndOldChildServesOn
 TEST_F(SupervisorTest, CandidateThatCannotBeStartedIsDiscardedByName) {
   serve_v1();
   ASSERT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
-  Actions actions = sup_.spawned(-1, "v2", now_, "exec: Exec format error");
+  Actions actions = sup_.spawned(std::nullopt, "v2", now_, "exec: Exec format error");
   ASSERT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_EQ(actions.back().build_id, "v2");
   EXPECT_TRUE(actions.back().blame_build);
@@ -160,7 +160,8 @@ TEST_F(SupervisorTest, CandidateThatTheMachineCouldNotStartIsNotBlamed) {
   // dropped without marking it bad, so the next check stages it again.
   serve_v1();
   ASSERT_TRUE(has(sup_.staged("v2", now_), Kind::kSpawn));
-  Actions actions = sup_.spawned(-1, "v2", now_, "notify socket: No space left on device", false);
+  Actions actions =
+      sup_.spawned(std::nullopt, "v2", now_, "notify socket: No space left on device", false);
   ASSERT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_FALSE(actions.back().blame_build);
   EXPECT_EQ(sup_.current_pid(), 100);
