@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "util/fd.hpp"
 #include "util/small_file.hpp"
 
 namespace molt::internal {
@@ -26,25 +27,19 @@ FileFetcher::FileFetcher(std::string path, Duration read_timeout)
   std::size_t slash = path_.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
   base_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ >= 0 &&
-      ::inotify_add_watch(inotify_fd_, dir.c_str(),
+  inotify_fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (inotify_fd_ &&
+      ::inotify_add_watch(inotify_fd_.get(), dir.c_str(),
                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_ATTRIB) < 0) {
-    // No folder yet: the interval poll covers it.
-    ::close(inotify_fd_);
-    inotify_fd_ = -1;
+    inotify_fd_.reset();  // no folder yet: the interval poll covers it
   }
-}
-
-FileFetcher::~FileFetcher() {
-  if (inotify_fd_ >= 0) ::close(inotify_fd_);
 }
 
 Fetcher::WatchEvent FileFetcher::read_watch() {
   WatchEvent event;
   alignas(inotify_event) char buffer[4096];
   for (;;) {
-    ssize_t n = ::read(inotify_fd_, buffer, sizeof buffer);
+    ssize_t n = ::read(inotify_fd_.get(), buffer, sizeof buffer);
     if (n <= 0) break;
     for (char* p = buffer; p < buffer + n;) {
       auto* e = reinterpret_cast<inotify_event*>(p);
@@ -71,8 +66,9 @@ FetchResult FileFetcher::download(const Validator& since, Sink& sink) {
 FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, Sink& sink) {
   FetchResult result;
   // Non-blocking: a FIFO opens at once (and is then refused) instead of waiting for a writer.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  const int fd = file.get();
+  if (!file) {
     if (errno == ENOENT) {
       result.status = FetchResult::Status::kMissing;
     } else {
@@ -83,14 +79,12 @@ FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, 
   struct stat before {};
   ::fstat(fd, &before);
   if (!S_ISREG(before.st_mode)) {
-    ::close(fd);
     result.error = path + ": is " + std::string(file_kind(before.st_mode)) +
                    ", not a regular file: only a regular file is read";
     return result;
   }
   result.validator.etag = validator_of(before);
   if (!since.empty() && since == result.validator) {
-    ::close(fd);
     result.status = FetchResult::Status::kNotModified;
     return result;
   }
@@ -100,26 +94,23 @@ FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, 
     if (std::chrono::steady_clock::now() > deadline) {
       result.error = path + ": not read within " + std::to_string(read_timeout_.count()) +
                      " ms (total_timeout)";
-      ::close(fd);
       return result;
     }
     ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       result.error = path + ": read: " + std::strerror(errno);
-      ::close(fd);
       return result;
     }
     if (n == 0) break;
     if (!sink.write(buffer, static_cast<std::size_t>(n))) {
       result.error = path + ": " + sink.error();
-      ::close(fd);
       return result;
     }
   }
   struct stat after {};
   ::fstat(fd, &after);
-  ::close(fd);
+  file.reset();
   if (validator_of(after) != result.validator.etag) {
     result.error = path + ": changed while being read (still being written?)";
     return result;

@@ -7,6 +7,8 @@
 #include <molt/fetcher.hpp>
 #include <string>
 
+#include "util/fd.hpp"
+
 namespace molt::internal {
 
 class FileFetcher final : public Fetcher {
@@ -14,12 +16,11 @@ class FileFetcher final : public Fetcher {
   // `read_timeout` bounds the reading of one file (a hung network filesystem). Only regular
   // files are read: anything else at the path is one error line.
   explicit FileFetcher(std::string path, Duration read_timeout = Duration{600'000});
-  ~FileFetcher() override;
 
   std::string describe() const override { return path_; }
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
-  int watch_fd() const override { return inotify_fd_; }
+  int watch_fd() const override { return inotify_fd_.get(); }
   WatchEvent read_watch() override;
 
  private:
@@ -29,7 +30,7 @@ class FileFetcher final : public Fetcher {
   std::string signature_path_;
   std::string base_;
   Duration read_timeout_;
-  int inotify_fd_ = -1;
+  Fd inotify_fd_;
 };
 
 }  // namespace molt::internal

@@ -68,7 +68,6 @@ Master::Master(MasterSetup setup)
 }
 
 Master::~Master() {
-  if (signal_fd_ >= 0) ::close(signal_fd_);
   children_.clear();  // their sockets go with them
   if (own_notify_dir_) ::rmdir(notify_dir_.c_str());
 }
@@ -79,8 +78,8 @@ bool Master::setup_signals() {
   for (int sig : kHandledSignals) sigaddset(&mask, sig);
   if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return false;
   ::signal(SIGPIPE, SIG_IGN);
-  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  return signal_fd_ >= 0;
+  signal_fd_.reset(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  return static_cast<bool>(signal_fd_);
 }
 
 int Master::run() {
@@ -107,7 +106,7 @@ int Master::run() {
 
     std::vector<pollfd> fds;
     std::vector<pid_t> notify_owner;
-    fds.push_back({signal_fd_, POLLIN, 0});
+    fds.push_back({signal_fd_.get(), POLLIN, 0});
     int watch = setup_.fetcher ? setup_.fetcher->watch_fd() : -1;
     fds.push_back({watch, POLLIN, 0});  // a negative fd is ignored by poll
     fds.push_back({checker_ ? checker_->fd() : -1, POLLIN, 0});
@@ -153,7 +152,7 @@ int Master::poll_timeout(TimePoint now) const {
 
 void Master::handle_signals() {
   signalfd_siginfo info;
-  while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+  while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
     TimePoint now = Clock::now();
     switch (info.ssi_signo) {
       case SIGCHLD:
@@ -304,7 +303,7 @@ void Master::discard(const Supervisor::Action& action) {
 
 std::vector<int> Master::own_fds() const {
   // The lock too: a helper that outlived a killed master for a moment must not refuse the next.
-  std::vector<int> fds{signal_fd_, setup_.lock.get()};
+  std::vector<int> fds{signal_fd_.get(), setup_.lock.get()};
   for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
   for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
   return fds;

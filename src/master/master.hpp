@@ -90,7 +90,7 @@ class Master {
   MasterSetup setup_;
   Supervisor supervisor_;
   std::string running_build_id_;  // the build at the install path
-  int signal_fd_ = -1;
+  Fd signal_fd_;
   std::map<pid_t, ChildSlot> children_;
   std::string notify_dir_;
   bool own_notify_dir_ = false;

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <utility>
 
+#include "util/fd.hpp"
+
 namespace molt::internal {
 namespace {
 
@@ -133,13 +135,12 @@ bool sent_by_group(pid_t sender, pid_t leader) {
 
 bool notify(const std::string& socket_name, const std::string& message) {
   if (socket_name.empty()) return false;
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
   sockaddr_un sa;
   socklen_t length = make_address(socket_name, sa);
-  ssize_t sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+  ssize_t sent = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
                           reinterpret_cast<sockaddr*>(&sa), length);
-  ::close(fd);
   return sent == static_cast<ssize_t>(message.size());
 }
 
