@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, checks the format, builds molt twice (Release with warnings as
-# errors, then ASan+UBSan) and runs every test on both, then fuzzes the signature parsers for a
+# errors, then ASan+UBSan) and runs every test on both, then fuzzes the signature and control-request parsers for a
 # bounded time. Every step runs even when an earlier one failed, so one run shows every problem;
 # the exit status is non-zero if any step failed.
 set -uo pipefail
@@ -52,7 +52,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 build_and_test build/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOLT_SANITIZE=ON
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-current="fuzz the signature parsers"
+current="fuzz the signature and control-request parsers"
 step "$current"
 check tests/fuzz/run.sh
 

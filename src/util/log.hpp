@@ -20,8 +20,4 @@ std::shared_ptr<spdlog::logger> make_stderr_logger(const std::string& role,
                                                    spdlog::level::level_enum level,
                                                    LogFormat format);
 
-// `text` as a JSON string's contents: quotes, backslashes and control characters escaped, bytes
-// that are not UTF-8 replaced by U+FFFD (a message may carry what a child said).
-std::string json_escape(std::string_view text);
-
 }  // namespace molt::internal
