@@ -3,14 +3,17 @@
 #include <molt/molt.hpp>
 
 #include "build_id_command.hpp"
+#include "control_commands.hpp"
 #include "sign_commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"molt: sign, check and identify self-upgrading builds"};
+  CLI::App app{
+      "molt: sign, check and identify self-upgrading builds, and control a running master"};
   app.set_version_flag("--version", std::string("molt ") + molt::version());
   app.require_subcommand(1);
   molt::cli::add_build_id_command(app);
   molt::cli::add_sign_commands(app);
+  molt::cli::add_control_commands(app);
   // Exit codes, as for a molt program's master: 0 success, 1 a runtime failure (a command's own
   // CLI::RuntimeError), 2 a usage error.
   try {

@@ -58,6 +58,8 @@ Master::Master(MasterSetup setup)
   load_floor();
   prepare_notify_dir();
   resume_probation();
+  open_control();
+  load_hold_state();
   if (setup_.fetcher) {
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
@@ -114,11 +116,16 @@ int Master::run() {
       fds.push_back({slot.notify.fd(), POLLIN, 0});
       notify_owner.push_back(pid);
     }
+    const std::size_t first_control = fds.size();
+    if (control_) {
+      for (const pollfd& p : control_->poll_fds()) fds.push_back(p);
+    }
     int ready = ::poll(fds.data(), fds.size(), poll_timeout(Clock::now()));
     if (ready < 0 && errno != EINTR) {
       logger().error("poll: {}", std::strerror(errno));
       return 1;
     }
+    if (control_) control_->expire(Clock::now());
     if (ready <= 0) continue;
     if (fds[0].revents) handle_signals();
     if (fds[1].revents) {
@@ -131,6 +138,14 @@ int Master::run() {
       auto it = children_.find(notify_owner[i]);
       if (it != children_.end()) handle_notify(it->first, it->second);
     }
+    if (control_) {
+      std::vector<pollfd> polled(fds.begin() + static_cast<std::ptrdiff_t>(first_control),
+                                 fds.end());
+      for (const ControlServer::Request& r : control_->handle(polled, Clock::now())) {
+        handle_control(r);
+      }
+    }
+    answer_waiters();
   }
   checker_.reset();                          // kills a helper mid-check
   remove_staged_leftovers(setup_.bin_path);  // what it, or a staged build, left
@@ -144,7 +159,12 @@ int Master::poll_timeout(TimePoint now) const {
     if (!next || t < *next) next = t;
   };
   if (checker_ && checker_->checking()) consider(check_started_ + check_limit());
-  if (checker_ && !checker_->checking() && !supervisor_.busy()) consider(schedule_.next_due());
+  if (checker_ && !checker_->checking() && !supervisor_.busy() && !hold_) {
+    consider(schedule_.next_due());
+  }
+  if (control_) {
+    if (std::optional<TimePoint> t = control_->next_deadline()) consider(*t);
+  }
   if (!next) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
   return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
@@ -196,6 +216,7 @@ void Master::apply(const Supervisor::Actions& actions) {
       case Kind::kSignal:
         if (action.signal == SIGKILL) {
           logger().warn("killing child {}: {}", action.pid, action.reason);
+          last_child_failure_ = "child " + std::to_string(action.pid) + " " + action.reason;
         } else {
           logger().info("draining child {} ({})", action.pid, action.reason);
           // The child an upgrade replaces: its exit ends the upgrade.
@@ -208,6 +229,18 @@ void Master::apply(const Supervisor::Actions& actions) {
         ::kill(-action.pid, action.signal);
         break;
       case Kind::kRollback: {
+        // After `molt rollback`, <bin>.prev is the build it took out: never put that back.
+        std::string ignored;
+        std::optional<std::string> prev_build = read_build_id(prev_path(setup_.bin_path), ignored);
+        if (prev_build && schedule_.bad_build_ids().count(*prev_build)) {
+          logger().error(
+              "build {} {}: not rolled back, since {} holds build {}, marked bad; "
+              "build {} restarts",
+              action.build_id, action.reason, prev_path(setup_.bin_path), *prev_build,
+              running_build_id_);
+          clear_probation(setup_.state_dir);
+          break;
+        }
         std::string error = roll_back(real_sys(), setup_.bin_path);
         if (!action.build_id.empty()) schedule_.mark_bad(action.build_id);
         std::string previous;
@@ -229,6 +262,9 @@ void Master::apply(const Supervisor::Actions& actions) {
         break;
       case Kind::kReady:
         logger().info("child {} (build {}) is ready", action.pid, action.build_id);
+        if (auto it = children_.find(action.pid); it != children_.end() && !it->second.ready_at) {
+          it->second.ready_at = unix_time_now();
+        }
         notify(setup_.systemd_notify_socket, std::string(announced_ready_ ? "" : "READY=1\n") +
                                                  "MAINPID=" + std::to_string(::getpid()) +
                                                  "\nSTATUS=serving build " + action.build_id);
@@ -252,8 +288,17 @@ void Master::install(const Supervisor::Action& action) {
     }
   }
   if (error.empty()) {
+    const std::string replaced = running_build_id_;
+    const bool rollback = staged_->rollback;
     logger().info("installed build {} as {} (build {} kept as {})", action.build_id,
-                  setup_.bin_path, running_build_id_, prev_path(setup_.bin_path));
+                  setup_.bin_path, replaced, prev_path(setup_.bin_path));
+    if (rollback) {
+      schedule_.mark_bad(replaced);
+      logger().warn(
+          "molt rollback: build {} serves again; build {} is marked bad and will not "
+          "be taken again",
+          action.build_id, replaced);
+    }
     running_build_id_ = action.build_id;
     schedule_.installed(staged_->timestamp);
     // Recorded, so that a master restarted within it still rolls back a crash of this build.
@@ -267,7 +312,10 @@ void Master::install(const Supervisor::Action& action) {
     }
     staged_.reset();
     if (upgrade_) upgrade_->ready = Clock::now();
-    ++metrics_.upgrades["installed"];
+    ++metrics_.upgrades[rollback ? "rolled_back" : "installed"];
+    end_upgrade(true, rollback ? "rolled_back" : "installed",
+                "build " + action.build_id + " serves (child " + std::to_string(action.pid) +
+                    "); build " + replaced + " drains" + (rollback ? " and is marked bad" : ""));
     metrics_.last_upgrade_time = unix_time_now();
     write_metrics();
   }
@@ -288,6 +336,9 @@ void Master::discard(const Supervisor::Action& action) {
   upgrade_.reset();
   ++metrics_.upgrades["discarded"];
   write_metrics();
+  end_upgrade(false, "discarded",
+              "build " + action.build_id + " " + action.reason + ": discarded; build " +
+                  running_build_id_ + " serves on");
   if (!action.blame_build) {
     logger().error("build {} {}; not the build's fault: it will be tried again", action.build_id,
                    action.reason);
@@ -306,6 +357,9 @@ std::vector<int> Master::own_fds() const {
   std::vector<int> fds{signal_fd_.get(), setup_.lock.get()};
   for (const Listener& l : setup_.listeners) fds.push_back(l.fd);
   for (const auto& [pid, slot] : children_) fds.push_back(slot.notify.fd());
+  if (control_) {
+    for (int fd : control_->fds()) fds.push_back(fd);
+  }
   return fds;
 }
 

@@ -20,6 +20,8 @@
 #include "master/check.hpp"
 #include "master/check_helper.hpp"
 #include "master/check_schedule.hpp"
+#include "master/control_server.hpp"
+#include "master/hold.hpp"
 #include "master/metrics.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
@@ -57,6 +59,7 @@ class Master {
     std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
     int foreign_messages = 0;       // dropped since the last warning
     TimePoint foreign_warned{};
+    double ready_at = 0;  // Unix time it first said READY=1; 0 before
   };
 
   bool setup_signals();
@@ -79,7 +82,7 @@ class Master {
   void remove_staged_leftovers_except_held();
   std::chrono::milliseconds check_limit() const;
   void start_check(TimePoint now);
-  void say(const std::vector<CheckSchedule::Line>& lines, bool asked);
+  std::string say(const std::vector<CheckSchedule::Line>& lines, bool asked);
   void write_metrics();
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
@@ -111,6 +114,7 @@ class Master {
     std::string build_id;
     std::optional<std::int64_t> timestamp;
     std::string signature_text;  // kept beside <bin> once installed
+    bool rollback = false;       // <bin>.prev, put back by `molt rollback`
   };
   std::optional<Staged> staged_;
   // An upgrade under way, for the one line that sums it up once the old child is gone.
@@ -122,6 +126,54 @@ class Master {
   };
   std::optional<Upgrade> upgrade_;
   void finish_upgrade(pid_t exited);
+  void end_upgrade(bool ok, const std::string& outcome, const std::string& message);
+
+  // The control socket and what it asks (master_control.cpp).
+  struct CheckRecord {
+    double time = 0;      // Unix time it ended
+    std::string outcome;  // nothing, skipped, refused, failed, staged
+    std::string message;
+    std::optional<std::uint64_t> upgrade;  // the number the upgrade it started ends as
+  };
+  struct Waiter {
+    int connection = 0;
+    std::string command;
+    std::uint64_t checks_target = 0;    // check: the check that answers it
+    std::uint64_t upgrades_target = 0;  // check, rollback: the upgrade that answers it
+    pid_t old_pid = -1;                 // restart: the child it replaces
+  };
+  struct UpgradeEnd {
+    bool ok = false;
+    std::string outcome;  // installed, discarded, rolled_back
+    std::string message;
+  };
+  void open_control();
+  void load_hold_state();
+  void handle_control(const ControlServer::Request& request);
+  void record_check(const std::string& outcome, const std::string& message);
+  std::string status_json() const;
+  std::string current_json(pid_t pid) const;
+  void request_check(int connection);
+  void request_restart(int connection);
+  void request_rollback(int connection);
+  void set_hold(int connection, const std::string& reason);
+  void resume(int connection);
+  void answer_waiters();
+  bool answer_waiter(const Waiter& waiter);
+  void answer(int connection, bool ok, const std::string& outcome, const std::string& message);
+  std::string held_line() const;
+
+  std::optional<ControlServer> control_;
+  std::vector<Waiter> waiters_;
+  std::optional<Hold> hold_;
+  std::optional<CheckRecord> last_check_;
+  std::uint64_t checks_started_ = 0;
+  std::uint64_t checks_finished_ = 0;
+  std::uint64_t upgrades_ended_ = 0;
+  UpgradeEnd last_upgrade_end_;
+  std::string last_child_failure_;  // why the last new child was killed or not started
+  double started_at_ = 0;           // Unix time
+  std::string own_build_id_;        // the master's own code: /proc/self/exe
 };
 
 }  // namespace molt::internal

@@ -31,6 +31,9 @@ const char* outcome_name(CheckOutcome::Kind kind) {
 void Master::check_now(const std::string& who, TimePoint now) {
   if (!checker_) {
     logger().info("{}: no source to check", who);
+  } else if (hold_) {
+    logger().info("{}: not checking: {}", who, held_line());
+    return;
   } else if (checker_->checking()) {
     logger().info("{}: checking {} again once the check under way (for {}) ends", who,
                   setup_.fetcher->describe(),
@@ -60,9 +63,10 @@ void Master::maybe_check(TimePoint now) {
     checker_->abandon();
     remove_staged_leftovers_except_held();
     schedule_.failed_to_run(now);
+    record_check("failed", "the check took longer than " + format_duration(check_limit()));
     return;
   }
-  if (!checker_ || checker_->checking() || supervisor_.busy()) return;
+  if (!checker_ || checker_->checking() || supervisor_.busy() || hold_) return;
   if (schedule_.take_due(now)) start_check(now);
 }
 
@@ -79,8 +83,9 @@ void Master::write_metrics() {
 }
 
 // A check someone asked for (SIGHUP, a child's request) always says its outcome: what would go
-// to debug as a repeat is said at info, and a check that found nothing new says so.
-void Master::say(const std::vector<CheckSchedule::Line>& lines, bool asked) {
+// to debug as a repeat is said at info, and a check that found nothing new says so. Returns the
+// outcome in one line, for `molt status` and `molt check`.
+std::string Master::say(const std::vector<CheckSchedule::Line>& lines, bool asked) {
   using Level = CheckSchedule::Line::Level;
   for (const CheckSchedule::Line& line : lines) {
     logger().log(line.level == Level::kError           ? spdlog::level::err
@@ -88,21 +93,25 @@ void Master::say(const std::vector<CheckSchedule::Line>& lines, bool asked) {
                                                        : spdlog::level::debug,
                  "{}", line.text);
   }
-  if (asked && lines.empty()) {
-    logger().info("{}: nothing new since the last check", setup_.fetcher->describe());
-  }
+  const std::string nothing_new = setup_.fetcher->describe() + ": nothing new since the last check";
+  if (asked && lines.empty()) logger().info("{}", nothing_new);
+  std::string said;
+  for (const CheckSchedule::Line& line : lines) said += (said.empty() ? "" : "; ") + line.text;
+  return said.empty() ? nothing_new : said;
 }
 
 void Master::start_check(TimePoint now) {
   std::vector<CheckSchedule::Line> said;
   std::optional<CheckRequest> request = schedule_.start(running_build_id_, now, said);
   check_asked_ = std::exchange(asked_, false);
-  say(said, check_asked_);
-  if (!request) return;
+  ++checks_started_;
+  std::string message = say(said, check_asked_);
+  if (!request) return record_check("refused", message);
   check_started_ = now;
   if (std::string error = checker_->start(*request, own_fds()); !error.empty()) {
     logger().error("check: {}", error);
     schedule_.failed_to_run(now);
+    record_check("failed", error);
   }
 }
 
@@ -120,14 +129,22 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     ++metrics_.checks["failed"];
     metrics_.last_check_time = unix_time_now();
     write_metrics();
+    record_check("failed", "the check ended without an answer (helper crashed?)");
     return;
   }
-  say(schedule_.finished(*outcome, now), check_asked_);
+  record_check(outcome_name(outcome->kind), say(schedule_.finished(*outcome, now), check_asked_));
   ++metrics_.checks[outcome_name(outcome->kind)];
   metrics_.download_bytes += outcome->downloaded_bytes;
   metrics_.last_check_time = unix_time_now();
   write_metrics();
   if (outcome->kind != CheckOutcome::Kind::kStaged || outcome->verify_failed) return;
+  if (hold_) {
+    // Held while it was checked: the build waits at the source for `molt resume`.
+    ::unlink(outcome->staged_path.c_str());
+    last_check_->message = "build " + outcome->build_id + " not taken: " + held_line();
+    logger().info("{}", last_check_->message);
+    return;
+  }
   if (setup_.keys.empty()) logger().warn("build {} was not signature-checked", outcome->build_id);
   staged_ =
       Staged{outcome->staged_path, outcome->build_id, outcome->timestamp, outcome->signature_text};
@@ -141,6 +158,10 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     // A restart or a stop began while it was checked: drop it and look again soon.
     drop_staged();
     schedule_.look_again(now);
+    last_check_->message = "build " + outcome->build_id +
+                           " not started: a restart or a stop began while it was checked";
+  } else {
+    last_check_->upgrade = upgrades_ended_ + 1;
   }
   apply(actions);
 }

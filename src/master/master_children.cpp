@@ -134,6 +134,7 @@ void Master::spawn(const Supervisor::Action& action) {
   }
   if (!pid) {
     logger().error("cannot start child: {}", error);
+    last_child_failure_ = "cannot start child: " + error;
   } else {
     logger().info("started child {} (build {}, generation {}{})", *pid, build_id, generation_,
                   from_staged ? ", from the staged file" : "");

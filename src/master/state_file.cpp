@@ -63,9 +63,9 @@ std::string finish_interrupted_install(const std::string& bin_path,
          ": removed";
 }
 
-std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
-                                                     const std::vector<sig::PublicKey>& keys,
-                                                     std::string& error) {
+std::optional<InstalledSignature> installed_signature(const std::string& bin_path,
+                                                      const std::vector<sig::PublicKey>& keys,
+                                                      std::string& error) {
   const std::string path = signature_path(bin_path);
   std::optional<std::string> text = read_state(path, error);
   if (!text) return std::nullopt;
@@ -76,10 +76,21 @@ std::optional<std::int64_t> installed_signature_time(const std::string& bin_path
     error = path + ": " + error;
     return std::nullopt;
   }
-  std::optional<std::int64_t> timestamp =
-      sig::parse_trusted_comment(signature->trusted_comment).timestamp;
-  if (!timestamp) error = path + ": its trusted comment has no timestamp";
-  return timestamp;
+  sig::TrustedComment comment = sig::parse_trusted_comment(signature->trusted_comment);
+  if (!comment.timestamp) {
+    error = path + ": its trusted comment has no timestamp";
+    return std::nullopt;
+  }
+  return InstalledSignature{*comment.timestamp, sig::key_id_to_string(signature->key_id),
+                            comment.build_id};
+}
+
+std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
+                                                     const std::vector<sig::PublicKey>& keys,
+                                                     std::string& error) {
+  std::optional<InstalledSignature> installed = installed_signature(bin_path, keys, error);
+  if (!installed) return std::nullopt;
+  return installed->timestamp;
 }
 
 std::string save_probation(Sys& sys, const std::string& state_dir, const Probation& probation) {

@@ -26,6 +26,15 @@ std::string save_high_water(Sys& sys, const std::string& state_dir, std::int64_t
 std::string finish_interrupted_install(const std::string& bin_path,
                                        const std::vector<sig::PublicKey>& keys);
 
+// <bin>.minisig once its trusted comment verifies with a pinned key: what `molt status` shows.
+struct InstalledSignature {
+  std::int64_t timestamp = 0;
+  std::string key_id;
+  std::string build_id;  // from the trusted comment; empty when it names none
+};
+std::optional<InstalledSignature> installed_signature(const std::string& bin_path,
+                                                      const std::vector<sig::PublicKey>& keys,
+                                                      std::string& error);
 // The signing time in <bin>.minisig, as load_high_water reports.
 std::optional<std::int64_t> installed_signature_time(const std::string& bin_path,
                                                      const std::vector<sig::PublicKey>& keys,

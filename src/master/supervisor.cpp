@@ -107,6 +107,7 @@ Supervisor::Actions Supervisor::promote(Child ready, TimePoint now) {
     probation_until_ = now + settings_.probation;
     probation_build_ = ready.build_id;
   }
+  ready.deadline = {};  // ready: no deadline any more
   current_ = ready;
   return actions;
 }
@@ -190,6 +191,11 @@ std::optional<Supervisor::TimePoint> Supervisor::next_deadline() const {
 
 std::optional<pid_t> Supervisor::current_pid() const {
   if (current_) return current_->pid;
+  return std::nullopt;
+}
+
+std::optional<pid_t> Supervisor::candidate_pid() const {
+  if (candidate_ && candidate_->pid > 0) return candidate_->pid;
   return std::nullopt;
 }
 

@@ -90,6 +90,10 @@ class Supervisor {
   bool stopping() const { return stopping_; }
   std::optional<pid_t> current_pid() const;
   const std::string& current_build_id() const;
+  // A current child that said READY=1: what `molt status` calls serving.
+  bool serving() const { return current_ && current_->deadline == TimePoint{}; }
+  std::optional<pid_t> candidate_pid() const;
+  std::optional<TimePoint> probation_until() const { return probation_until_; }
 
  private:
   struct Child {

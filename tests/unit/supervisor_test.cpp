@@ -66,6 +66,22 @@ class SupervisorTest : public ::testing::Test {
   Supervisor::TimePoint now_{};
 };
 
+TEST_F(SupervisorTest, ServesOnceTheChildIsReadyAndThroughAnUpgrade) {
+  ASSERT_TRUE(has(sup_.start(now_), Kind::kSpawn));
+  sup_.spawned(100, "v1", now_);
+  EXPECT_FALSE(sup_.serving());  // started, not ready
+  sup_.child_ready(100, now_);
+  EXPECT_TRUE(sup_.serving());
+  start_v2();
+  EXPECT_EQ(sup_.candidate_pid(), 200);
+  EXPECT_TRUE(sup_.serving());
+  make_v2_ready();
+  EXPECT_TRUE(sup_.serving());
+  EXPECT_EQ(sup_.candidate_pid(), std::nullopt);
+  // The promoted child saying READY=1 again is not news.
+  EXPECT_TRUE(sup_.child_ready(200, now_).empty());
+}
+
 TEST_F(SupervisorTest, UpgradeDrainsTheOldChildOnlyAfterTheNewOneIsReady) {
   serve_v1();
   Actions started = start_v2();
