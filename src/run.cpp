@@ -143,6 +143,7 @@ int run_child(const Config& config, const Program& program) {
     logger().error("{}", error);
     return 2;
   }
+  set_log_build(state->build_id(), state->generation());
   return program(*state);
 }
 
@@ -177,6 +178,7 @@ int run_unsupervised(const Config& config, const Program& program) {
     drain_signals.push_back(config.drain_signal);
   }
   std::unique_ptr<ChildState> state = ChildState::unsupervised(listeners, drain_signals);
+  set_log_build(state->build_id(), 0);
   std::string listening;
   for (const Listener& l : listeners) listening += " " + l.address;
   logger().info("not supervised (no master, no upgrades): serving build {} on{} in process {}",

@@ -101,6 +101,7 @@ int Master::run() {
   apply(supervisor_.start(Clock::now()));
   write_metrics();
   while (!exit_code_) {
+    log_serving_build();
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
     maybe_check(now);
@@ -151,6 +152,13 @@ int Master::run() {
   remove_staged_leftovers(setup_.bin_path);  // what it, or a staged build, left
   logger().info("master {} exiting", ::getpid());
   return *exit_code_;
+}
+
+// JSON log lines carry the build that serves and its child's generation.
+void Master::log_serving_build() {
+  std::optional<pid_t> current = supervisor_.current_pid();
+  auto slot = current ? children_.find(*current) : children_.end();
+  set_log_build(running_build_id_, slot != children_.end() ? slot->second.generation : 0);
 }
 
 int Master::poll_timeout(TimePoint now) const {

@@ -89,6 +89,7 @@ class Master {
   std::vector<int> own_fds() const;
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
+  void log_serving_build();
 
   MasterSetup setup_;
   Supervisor supervisor_;

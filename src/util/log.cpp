@@ -18,6 +18,16 @@ std::shared_ptr<spdlog::logger>& current() {
   return logger;
 }
 
+struct LogBuild {
+  std::string build_id;
+  unsigned generation = 0;
+};
+
+LogBuild& log_build() {
+  static LogBuild build;
+  return build;
+}
+
 class JsonFormatter final : public spdlog::formatter {
  public:
   explicit JsonFormatter(std::string role) : role_(std::move(role)), pid_(::getpid()) {}
@@ -37,7 +47,11 @@ class JsonFormatter final : public spdlog::formatter {
         std::string("{\"time\":\"") + time + "\",\"level\":\"" +
         std::string(level.data(), level.size()) + "\",\"pid\":" + std::to_string(pid_) +
         ",\"role\":\"" + role_ + "\",\"message\":\"" +
-        json_escape(std::string_view(msg.payload.data(), msg.payload.size())) + "\"}\n";
+        json_escape(std::string_view(msg.payload.data(), msg.payload.size())) + "\"";
+    const LogBuild& build = log_build();
+    if (!build.build_id.empty()) line += ",\"build_id\":" + json_quote(build.build_id);
+    if (build.generation) line += ",\"generation\":" + std::to_string(build.generation);
+    line += "}\n";
     dest.append(line.data(), line.data() + line.size());
   }
 
@@ -53,6 +67,10 @@ class JsonFormatter final : public spdlog::formatter {
 }  // namespace
 
 spdlog::logger& logger() { return *current(); }
+
+void set_log_build(const std::string& build_id, unsigned generation) {
+  log_build() = {build_id, generation};
+}
 
 void set_logger(std::shared_ptr<spdlog::logger> logger) { current() = std::move(logger); }
 
