@@ -27,6 +27,7 @@ QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
 MOLT = os.path.join(BUILD, "molt")
 LOADGEN = os.path.join(OUT, "..", "bin", "loadgen")
 NGINX = "/usr/sbin/nginx"
+NGINX_RUNNER = os.path.join(REPO, "tests", "tools", "nginx.py")  # writes the config, runs NGINX
 
 
 def hello_build(name):
@@ -303,8 +304,10 @@ class Molt:
 # ---------------------------------------------------------------- nginx
 
 class Nginx:
-    """Debian's nginx with its own config, pid file and root in a temp folder, daemonised (so a
-    binary upgrade behaves as in production); stopped through its pid file."""
+    """Debian's nginx (tests/tools/nginx.py) with its own config, pid file and root in a temp
+    folder, daemonised (so a binary upgrade behaves as in production); stopped through its pid
+    file. With access_log, DIR/access.log has nginx.py's format "bench":
+    `$request_length $bytes_sent $status "$request"`."""
 
     def __init__(self, name, root=None, port=None, tls=None, access_log=False, workers=2):
         self.dir = tempfile.mkdtemp(prefix="molt-bench-nginx-%s-" % name)
@@ -313,41 +316,14 @@ class Nginx:
         self.port = port or free_port()
         self.pidfile = os.path.join(self.dir, "nginx.pid")
         self.access_log = os.path.join(self.dir, "access.log")
-        listen = "listen 127.0.0.1:%d%s;" % (self.port, " ssl" if tls else "")
-        tls_lines = ""
+        argv = [sys.executable, NGINX_RUNNER, "--daemon", "--workers", str(workers),
+                "--worker-connections", "4096", "--dir", self.dir, "--port", str(self.port),
+                "--root", self.root]
         if tls:
-            tls_lines = "ssl_certificate %s; ssl_certificate_key %s;" % tls
-        log_line = ("log_format bench '$request_length $bytes_sent $status \"$request\"'; "
-                    "access_log %s bench;" % self.access_log) if access_log else "access_log off;"
-        conf = f"""
-user root;
-worker_processes {workers};
-daemon on;
-pid {self.pidfile};
-error_log {self.dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  {log_line}
-  client_body_temp_path {self.dir}/client_body;
-  proxy_temp_path {self.dir}/proxy;
-  fastcgi_temp_path {self.dir}/fastcgi;
-  uwsgi_temp_path {self.dir}/uwsgi;
-  scgi_temp_path {self.dir}/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  etag on;
-  server {{
-    {listen}
-    {tls_lines}
-    root {self.root};
-    location / {{ }}
-  }}
-}}
-"""
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        run(NGINX, "-p", self.dir, "-e", os.path.join(self.dir, "error.log"), "-c", self.conf)
+            argv += ["--cert", tls[0], "--key", tls[1]]
+        if access_log:
+            argv += ["--access-log", "bench"]
+        run(*argv)  # returns once the master has detached
         self.master = self._wait_pidfile(lambda pid: True)
         self._wait_workers(self.master, workers)
         self.workers = workers

@@ -34,9 +34,7 @@ IPT_CHAIN="MOLTBENCH$$"
 cleanup() {
   set +e
   [ -n "$MASTER_PID" ] && kill -TERM "$MASTER_PID" 2>/dev/null && wait "$MASTER_PID" 2>/dev/null
-  for conf in "$W"/nginx-*/nginx.conf; do
-    [ -f "$conf" ] || continue
-    pidf=$(dirname "$conf")/nginx.pid
+  for pidf in "$W"/nginx-*/nginx.pid; do
     [ -f "$pidf" ] && kill -QUIT "$(cat "$pidf")" 2>/dev/null
   done
   sleep 0.3
@@ -65,29 +63,15 @@ wait_line() {
   done
 }
 
-# start_nginx NAME PORT ROOT [CERT KEY]: Debian's nginx, daemonised, its own config and pid file.
+# start_nginx NAME PORT ROOT [CERT KEY]: Debian's nginx (tests/tools/nginx.py), daemonised, its
+# own config and pid file in $W/nginx-NAME, its access log in nginx.py's format "bench":
+# $request_length $bytes_sent $status "$request".
 start_nginx() {
-  local d="$W/nginx-$1" listen="listen 127.0.0.1:$2;" tls=""
+  local d="$W/nginx-$1" tls=()
   mkdir -p "$d"
-  if [ $# -ge 5 ]; then listen="listen 127.0.0.1:$2 ssl;"; tls="ssl_certificate $4; ssl_certificate_key $5;"; fi
-  cat >"$d/nginx.conf" <<EOF
-user root;
-worker_processes 2;
-daemon on;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 1024; }
-http {
-  log_format bench '\$request_length \$bytes_sent \$status "\$request"';
-  access_log $d/access.log bench;
-  client_body_temp_path $d/cb; proxy_temp_path $d/px; fastcgi_temp_path $d/fc;
-  uwsgi_temp_path $d/uw; scgi_temp_path $d/sc;
-  default_type application/octet-stream;
-  sendfile on;
-  server { $listen $tls root $3; location / { } }
-}
-EOF
-  /usr/sbin/nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf"
+  if [ $# -ge 5 ]; then tls=(--cert "$4" --key "$5"); fi
+  python3 "$REPO/tests/tools/nginx.py" --daemon --workers 2 --worker-connections 1024 \
+    --access-log bench --dir "$d" --port "$2" --root "$3" "${tls[@]}"
   for _ in $(seq 200); do [ -s "$d/nginx.pid" ] && return 0; sleep 0.01; done
   echo "nginx $1 did not start" >&2; return 1
 }

@@ -1,8 +1,8 @@
 """HTTP(S) servers for end-to-end tests of http(s):// sources, and publishing into them.
 
-- Nginx: the real nginx from Debian, one process in the foreground, serving a folder on
-  127.0.0.1 with its own ETag and Last-Modified; its access log (one line per request:
-  `$request $status $request_length $bytes_sent`) lives in its temp dir.
+- Nginx: the real nginx from Debian (tests/tools/nginx.py), one process in the foreground,
+  serving a folder on 127.0.0.1 with its own ETag and Last-Modified; its access log (one line
+  per request: `$request $status $body_bytes_sent $connection`) lives in its temp dir.
 - TestServer: tests/tools/http_test_server.py, which serves a folder properly or misbehaves on
   command (see its docstring for the modes), over http or, given a certificate, https.
 - make_pki: a CA and a certificate for 127.0.0.1 signed by it, made with openssl.
@@ -120,9 +120,9 @@ class _Process:
 
 
 class Nginx:
-    """nginx in the foreground, one process, config/logs/temp files in a temp dir, serving
-    `root` on 127.0.0.1 at a free port. Stop it with stop() (registered as cleanup if given a
-    test or a class's cleanup registrar)."""
+    """tests/tools/nginx.py: nginx in the foreground, one process, config/logs/temp files in a
+    temp dir, serving `root` on 127.0.0.1 at a free port. Stop it with stop() (registered as
+    cleanup if given a test or a class's cleanup registrar)."""
 
     def __init__(self, root, add_cleanup, tls=None):
         self.dir = tempfile.mkdtemp(prefix="molt-e2e-nginx-")
@@ -142,27 +142,12 @@ class Nginx:
 
     def _start(self, tls):
         self.port = free_port()
-        listen = "127.0.0.1:%d" % self.port
-        ssl = ""
+        argv = ["/usr/bin/python3", os.path.join(TOOLS, "nginx.py"), "--dir", self.dir,
+                "--port", str(self.port), "--root", self.root, "--access-log", "requests"]
         if tls:
             _, cert, key = tls
-            listen += " ssl"
-            ssl = "ssl_certificate %s; ssl_certificate_key %s;" % (cert, key)
-        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
-            f.write("daemon off;\nmaster_process off;\npid nginx.pid;\n"
-                    "error_log error.log notice;\nerror_log stderr notice;\n"
-                    "events { worker_connections 64; }\n"
-                    "http {\n"
-                    "  log_format molt '$request $status $request_length $bytes_sent $connection';\n"
-                    "  access_log access.log molt;\n"
-                    "  default_type application/octet-stream;\n"
-                    "  client_body_temp_path body; proxy_temp_path proxy;\n"
-                    "  fastcgi_temp_path fastcgi; uwsgi_temp_path uwsgi; scgi_temp_path scgi;\n"
-                    "  server { listen %s; root %s; %s }\n"
-                    "}\n" % (listen, self.root, ssl))
-        process = _Process(["/usr/sbin/nginx", "-p", self.dir + "/", "-c",
-                            os.path.join(self.dir, "nginx.conf"), "-e", "stderr"],
-                           os.path.join(self.dir, "nginx.out"), "stderr")
+            argv += ["--cert", cert, "--key", key]
+        process = _Process(argv, os.path.join(self.dir, "nginx.out"), "stderr")
         # nginx logs its version once its configuration is loaded and its sockets listen.
         if process.wait_for_line(lambda l: "nginx/" in l or "emerg" in l) and \
                 process.proc.poll() is None and "emerg" not in process.output():
@@ -176,7 +161,7 @@ class Nginx:
         return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def requests(self):
-        """The access log's lines so far: `GET /app.minisig HTTP/1.1 304 ...`."""
+        """The access log's lines so far: `GET /app.minisig HTTP/1.1 304 0 3`."""
         try:
             with open(self.access_log) as f:
                 return f.read().splitlines()

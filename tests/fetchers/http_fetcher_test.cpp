@@ -452,13 +452,14 @@ TEST_F(NginxTest, AnUnchangedSourceCostsOnlyConditionalSignatureRequests) {
   EXPECT_NE(after.validator, polled.validator);
   EXPECT_EQ(changed.data(), kSignature);
 
-  std::vector<std::string> expected = {"GET /app.minisig 200 " + std::to_string(kSignature.size()),
-                                       "GET /app 200 " + std::to_string(kArtifact.size()),
-                                       "GET /app.minisig 304 0",
-                                       "GET /app.minisig 304 0",
-                                       "GET /app.minisig 304 0",
-                                       "GET /app.minisig 304 0",
-                                       "GET /app.minisig 200 " + std::to_string(kSignature.size())};
+  std::vector<std::string> expected = {
+      "GET /app.minisig HTTP/1.1 200 " + std::to_string(kSignature.size()),
+      "GET /app HTTP/1.1 200 " + std::to_string(kArtifact.size()),
+      "GET /app.minisig HTTP/1.1 304 0",
+      "GET /app.minisig HTTP/1.1 304 0",
+      "GET /app.minisig HTTP/1.1 304 0",
+      "GET /app.minisig HTTP/1.1 304 0",
+      "GET /app.minisig HTTP/1.1 200 " + std::to_string(kSignature.size())};
   EXPECT_EQ(nginx.stop_and_read_access_log(), expected);
 }
 

@@ -185,12 +185,13 @@ class PythonServer {
   int port_ = 0;
 };
 
-// nginx in the foreground, in one process, with its config, logs and temp files under `dir`.
-// Each access log line is "METHOD URI STATUS BODY_BYTES".
+// tests/tools/nginx.py: nginx in the foreground, in one process, with its config, logs and
+// temp files under `dir`, logging requests in the script's format "requests".
 class Nginx {
  public:
   Nginx(const fs::path& dir, const fs::path& root, const TestPki* tls = nullptr)
       : dir_(dir), scheme_(tls ? "https" : "http") {
+    // Another process may take the free port before nginx binds it: then try another.
     for (int attempt = 0; attempt < 3 && !process_; ++attempt) start(root, tls);
     if (!process_) throw std::runtime_error("nginx did not start:\n" + output_);
   }
@@ -199,43 +200,29 @@ class Nginx {
     return scheme_ + "://127.0.0.1:" + std::to_string(port_) + std::string(path);
   }
 
-  // Stops nginx gracefully, so every request is logged, and returns the access log's lines.
+  // Stops nginx gracefully, so every request is logged, and returns the access log's lines,
+  // each cut to "METHOD URI PROTOCOL STATUS BODY_BYTES" (without the connection number).
   std::vector<std::string> stop_and_read_access_log() {
     process_->stop(SIGQUIT);
     std::vector<std::string> lines;
     std::istringstream log(read_file(dir_ / "access.log"));
-    for (std::string line; std::getline(log, line);) lines.push_back(line);
+    for (std::string line; std::getline(log, line);)
+      lines.push_back(line.substr(0, line.rfind(' ')));
     return lines;
   }
 
  private:
   void start(const fs::path& root, const TestPki* tls) {
     port_ = free_port();
-    std::string listen = "127.0.0.1:" + std::to_string(port_);
-    std::string ssl;
+    std::string script = std::string(MOLT_TEST_TOOLS_DIR) + "/nginx.py";
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", script,   "--access-log", "requests", "--dir",
+        dir_.string(),      "--root", root.string(),  "--port",   std::to_string(port_)};
     if (tls) {
-      listen += " ssl";
-      ssl = "ssl_certificate " + tls->server_cert.string() + "; ssl_certificate_key " +
-            tls->server_key.string() + ";";
+      argv.insert(argv.end(),
+                  {"--cert", tls->server_cert.string(), "--key", tls->server_key.string()});
     }
-    write_file(dir_ / "nginx.conf",
-               "daemon off;\nmaster_process off;\npid nginx.pid;\n"
-               "error_log error.log notice;\nerror_log stderr notice;\n"
-               "events { worker_connections 64; }\n"
-               "http {\n"
-               "  log_format molt '$request_method $request_uri $status $body_bytes_sent';\n"
-               "  access_log access.log molt;\n"
-               "  default_type application/octet-stream;\n"
-               "  client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fastcgi;\n"
-               "  uwsgi_temp_path uwsgi; scgi_temp_path scgi;\n"
-               "  server { listen " +
-                   listen + "; root " + root.string() + "; " + ssl +
-                   " }\n"
-                   "}\n");
-    auto process = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/nginx", "-p", dir_.string() + "/", "-c",
-                                 (dir_ / "nginx.conf").string(), "-e", "stderr"},
-        STDERR_FILENO);
+    auto process = std::make_unique<Process>(argv, STDERR_FILENO);
     // nginx logs its version once its configuration is loaded and its sockets listen.
     if (process->wait_for_line("nginx/"))
       process_ = std::move(process);

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Debian's nginx serving a folder on 127.0.0.1: the one nginx of every test and benchmark.
+
+Writes DIR/nginx.conf (config, logs, temp files and pid file all live in DIR), then execs
+/usr/sbin/nginx in place of this script, so the process that was started is nginx itself and
+its pid is the one to signal.
+
+  nginx.py --dir DIR --port N --root ROOT [--cert CERT --key KEY]
+           [--access-log FORMAT] [--worker-connections N] [--daemon [--workers N]]
+
+Without --daemon: one process in the foreground, its error log on stderr at level notice, so
+the line "nginx/VERSION" there says the config is loaded and the socket listens. SIGQUIT stops
+it gracefully (every request logged first).
+
+With --daemon: a master and N workers, as deployed; this command returns once the master has
+detached, and DIR/nginx.pid names it (then DIR/nginx.pid.oldbin the old one during a binary
+upgrade, USR2).
+
+--access-log FORMAT logs each request to DIR/access.log in one of FORMATS below.
+"""
+
+import argparse
+import os
+
+NGINX = "/usr/sbin/nginx"
+
+FORMATS = {
+    # The tests': the request line, what was answered, and the connection it came on.
+    "requests": "$request $status $body_bytes_sent $connection",
+    # The benchmarks': bytes both ways for a request, headers included.
+    "bench": '$request_length $bytes_sent $status "$request"',
+}
+
+
+def config(args):
+    lines = ["pid nginx.pid;", "error_log error.log notice;"]
+    if args.daemon:
+        # Workers of a master started as root would run as nobody, who may not read the root
+        # folder or write the temp folders of the caller.
+        lines += ["daemon on;", "master_process on;", "user root;",
+                  "worker_processes %d;" % args.workers]
+    else:
+        # At notice, nginx logs "nginx/VERSION" once it listens: the caller's readiness line.
+        lines += ["daemon off;", "master_process off;", "error_log stderr notice;"]
+    lines.append("events { worker_connections %d; }" % args.worker_connections)
+    listen = "127.0.0.1:%d" % args.port
+    tls = ""
+    if args.cert:
+        listen += " ssl"
+        tls = " ssl_certificate %s; ssl_certificate_key %s;" % (args.cert, args.key)
+    lines.append("http {")
+    if args.access_log:
+        lines += ["  log_format %s '%s';" % (args.access_log, FORMATS[args.access_log]),
+                  "  access_log access.log %s;" % args.access_log]
+    else:
+        lines.append("  access_log off;")
+    lines += [
+        "  default_type application/octet-stream;",
+        "  sendfile on;",
+        # Relative paths are under the prefix, DIR: nothing is written outside it.
+        "  client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fastcgi;",
+        "  uwsgi_temp_path uwsgi; scgi_temp_path scgi;",
+        "  server { listen %s; root %s;%s }" % (listen, args.root, tls),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--dir", required=True, help="nginx's prefix: config, logs, temp files")
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--root", required=True, help="the folder served")
+    parser.add_argument("--cert", help="serve https with this certificate (and --key)")
+    parser.add_argument("--key")
+    parser.add_argument("--access-log", choices=sorted(FORMATS))
+    parser.add_argument("--worker-connections", type=int, default=64)
+    parser.add_argument("--daemon", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="with --daemon")
+    args = parser.parse_args()
+    if bool(args.cert) != bool(args.key):
+        parser.error("--cert and --key go together")
+    prefix = os.path.abspath(args.dir)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(config(args))
+    # -e: where nginx logs before it has read the config (an unreadable config, say).
+    error_log = os.path.join(prefix, "error.log") if args.daemon else "stderr"
+    os.execv(NGINX, [NGINX, "-p", prefix + "/", "-c", conf, "-e", error_log])
+
+
+if __name__ == "__main__":
+    main()
