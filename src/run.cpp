@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <molt/molt.hpp>
 #include <molt/version.hpp>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "fetchers/http_text.hpp"
 #include "fetchers/make_fetcher.hpp"
 #include "master/child_groups.hpp"
+#include "master/handover.hpp"
 #include "master/listeners.hpp"
 #include "master/master.hpp"
 #include "master/master_lock.hpp"
@@ -46,8 +48,11 @@ void setup_logging(const Config& config, const char* role) {
 constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
 constexpr std::size_t kMaxCaFileSize = 16 << 20;
 
-// Everything a bad configuration can get wrong is found here, before anything starts.
-std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
+// Everything a bad configuration can get wrong is found here, before anything starts. With a
+// handover (the master re-executed itself) the lock, the listeners and the children are the
+// previous code's: nothing is taken, bound or killed.
+std::optional<MasterSetup> prepare(const Config& config, std::string& error,
+                                   const Handover* handover = nullptr) {
   MasterSetup setup;
   setup.config = config;
   if (!log_level(config.log_level)) {
@@ -79,12 +84,22 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     error = "state dir " + error;
     return std::nullopt;
   }
-  // Before anything touches the binary's folder, the state or the ports.
-  std::optional<Fd> lock = take_master_lock(setup.state_dir, setup.bin_path, error);
-  if (!lock) return std::nullopt;
-  setup.lock = std::move(*lock);
-  // What a crashed predecessor's children left would hold the ports this master binds.
-  for (const std::string& line : kill_leftover_groups(setup.state_dir)) logger().warn("{}", line);
+  // A master started from <bin> may follow it: its code is the installed build's.
+  std::error_code ec;
+  setup.master_runs_bin =
+      config.install_path.empty() ||
+      std::filesystem::equivalent(std::filesystem::path(self, self + std::max<ssize_t>(n, 0)),
+                                  setup.bin_path, ec);
+  if (!handover) {
+    // Before anything touches the binary's folder, the state or the ports.
+    std::optional<Fd> lock = take_master_lock(setup.state_dir, setup.bin_path, error);
+    if (!lock) return std::nullopt;
+    setup.lock = std::move(*lock);
+    // What a crashed predecessor's children left would hold the ports this master binds.
+    for (const std::string& line : kill_leftover_groups(setup.state_dir)) {
+      logger().warn("{}", line);
+    }
+  }
   for (const std::string& path : config.pubkeys) {
     std::optional<std::string> text = read_small_file(path, kMaxKeyFileSize, error);
     if (!text) {
@@ -125,6 +140,13 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error) {
     setup.fetcher = make_fetcher(config, error);
     if (!setup.fetcher) return std::nullopt;
   }
+  if (handover) {
+    setup.lock = Fd(handover->lock_fd);
+    setup.listeners = handover->listeners;
+    setup.systemd_notify_socket = handover->systemd_notify_socket;
+    setup.argv = own_argv();
+    return setup;
+  }
   setup.listeners = open_listeners(*addresses, error);
   if (!error.empty()) return std::nullopt;
   setup.argv = own_argv();
@@ -147,14 +169,35 @@ int run_child(const Config& config, const Program& program) {
   return program(*state);
 }
 
+// The previous code of this master left its state in MOLT_HANDOVER_FD (master/handover.hpp).
+// nullopt and no error when there is none.
+std::optional<Handover> take_handover(bool& probe, std::string& error) {
+  const char* fd = std::getenv(env::kHandoverFd);
+  probe = std::getenv(env::kHandoverProbe) != nullptr;
+  if (!fd) return std::nullopt;
+  std::optional<std::string> text = read_handover_fd(fd, error);
+  ::unsetenv(env::kHandoverFd);
+  ::unsetenv(env::kHandoverProbe);
+  return text ? decode_handover(*text, error) : std::nullopt;
+}
+
 int run_master(const Config& config) {
   setup_logging(config, "master");
   std::string error;
-  std::optional<MasterSetup> setup = prepare(config, error);
+  bool probe = false;
+  std::optional<Handover> handover = take_handover(probe, error);
+  if (!error.empty()) {
+    // A probe's failure leaves the master on its old code; after the exec there is no way back.
+    logger().error("cannot take over from the master's previous code: {}", error);
+    return 1;
+  }
+  std::optional<MasterSetup> setup = prepare(config, error, handover ? &*handover : nullptr);
   if (!setup) {
     logger().error("{}", error);
     return 2;
   }
+  if (probe) return 0;  // it could take over: the previous code does the exec
+  setup->handover = std::move(handover);
   Master master(std::move(*setup));
   return master.run();
 }

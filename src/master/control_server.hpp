@@ -30,6 +30,10 @@ class ControlServer {
 
   // Listens at `path` (a stale socket there is replaced). nullopt and one line on failure.
   static std::optional<ControlServer> open(const std::string& path, std::string& error);
+  // The listening socket this master's previous code opened (master/handover.hpp).
+  static ControlServer adopt(Fd listener, std::string path) {
+    return ControlServer(std::move(listener), std::move(path));
+  }
   ControlServer(ControlServer&&) = default;
   ControlServer& operator=(ControlServer&&) = default;
   ~ControlServer();
@@ -46,6 +50,8 @@ class ControlServer {
   void expire(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   const std::string& path() const { return path_; }
+  int listener_fd() const { return listener_.get(); }
+  bool idle() const { return connections_.empty(); }
 
  private:
   struct Connection {

@@ -60,6 +60,7 @@ Master::Master(MasterSetup setup)
   resume_probation();
   open_control();
   load_hold_state();
+  if (setup_.handover) adopt(*setup_.handover);
   if (setup_.fetcher) {
     checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
                                                    .keys = setup_.keys,
@@ -91,20 +92,29 @@ int Master::run() {
   }
   std::string listening;
   for (const Listener& l : setup_.listeners) listening += " " + l.address;
-  logger().info("master {} serving build {} on{}; source: {}", ::getpid(), running_build_id_,
-                listening.empty() ? " nothing" : listening,
-                setup_.fetcher ? setup_.fetcher->describe() : "none");
+  if (setup_.handover) {
+    logger().info(
+        "master {} re-executed: it runs build {}'s code (it ran build {}'s); serving "
+        "build {} on{} with child {}",
+        ::getpid(), own_build_id_, setup_.handover->from_build, running_build_id_,
+        listening.empty() ? " nothing" : listening, supervisor_.current_pid().value_or(0));
+  } else {
+    logger().info("master {} serving build {} on{}; source: {}", ::getpid(), running_build_id_,
+                  listening.empty() ? " nothing" : listening,
+                  setup_.fetcher ? setup_.fetcher->describe() : "none");
+  }
   if (setup_.fetcher && setup_.keys.empty()) {
     logger().warn("signature checks are off (--insecure-no-verify): any file at the source runs");
   }
   remove_staged_leftovers(setup_.bin_path);  // from a master that was killed mid-download
-  apply(supervisor_.start(Clock::now()));
+  if (!setup_.handover) apply(supervisor_.start(Clock::now()));
   write_metrics();
   while (!exit_code_) {
     log_serving_build();
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
     maybe_check(now);
+    maybe_reexec(now);
     if (exit_code_) break;
 
     std::vector<pollfd> fds;
@@ -173,6 +183,7 @@ int Master::poll_timeout(TimePoint now) const {
   if (control_) {
     if (std::optional<TimePoint> t = control_->next_deadline()) consider(*t);
   }
+  if (probe_) consider(probe_->deadline);
   if (!next) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
   return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
@@ -267,6 +278,7 @@ void Master::apply(const Supervisor::Actions& actions) {
       case Kind::kCommit:
         clear_probation(setup_.state_dir);
         logger().info("build {} passed probation", action.build_id);
+        reexec_wanted_ = setup_.master_runs_bin && own_build_id_ != running_build_id_;
         break;
       case Kind::kReady:
         logger().info("child {} (build {}) is ready", action.pid, action.build_id);

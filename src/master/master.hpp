@@ -21,6 +21,7 @@
 #include "master/check_helper.hpp"
 #include "master/check_schedule.hpp"
 #include "master/control_server.hpp"
+#include "master/handover.hpp"
 #include "master/hold.hpp"
 #include "master/metrics.hpp"
 #include "master/supervisor.hpp"
@@ -39,6 +40,9 @@ struct MasterSetup {
   std::string state_dir;
   std::string systemd_notify_socket;  // the master's own NOTIFY_SOCKET, when under systemd
   Fd lock;                            // <state-dir>/lock, held for the master's life (master_lock)
+  // Started from <bin> itself, so its own code may follow <bin> (re-exec after an upgrade).
+  bool master_runs_bin = false;
+  std::optional<Handover> handover;  // this master is the previous one's process, re-executed
 };
 
 class Master {
@@ -175,6 +179,21 @@ class Master {
   std::string last_child_failure_;  // why the last new child was killed or not started
   double started_at_ = 0;           // Unix time
   std::string own_build_id_;        // the master's own code: /proc/self/exe
+
+  // Re-executing the master into the installed build's code (master_reexec.cpp).
+  struct Probe {
+    pid_t pid = 0;
+    TimePoint deadline{};
+    std::string build_id;
+  };
+  void adopt(const Handover& handover);
+  void maybe_reexec(TimePoint now);
+  Handover handover() const;
+  void start_probe();
+  void probe_exited(int status);
+  void reexec();
+  bool reexec_wanted_ = false;
+  std::optional<Probe> probe_;
 };
 
 }  // namespace molt::internal

@@ -14,15 +14,6 @@
 #include "util/log.hpp"
 
 namespace molt::internal {
-namespace {
-
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::sigabbrev_np(WTERMSIG(status));
-  return "stopped";
-}
-
-}  // namespace
 
 void Master::reap() {
   for (;;) {
@@ -38,6 +29,10 @@ void Master::reap() {
     int remains = children_.contains(pid) ? kill_group_remains(pid) : 0;
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) != pid) return;
+    if (probe_ && probe_->pid == pid) {
+      probe_exited(status);
+      continue;
+    }
     if (checker_ && checker_->reaped(pid)) {
       read_check();  // its last answer, if it exited after a transfer
       // A helper killed mid-download leaves its temp file: nothing else owns it.

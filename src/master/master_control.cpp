@@ -35,6 +35,11 @@ void Master::open_control() {
   started_at_ = unix_time_now();
   std::string error;
   own_build_id_ = read_build_id("/proc/self/exe", error).value_or("");
+  if (setup_.handover && setup_.handover->control_fd >= 0) {
+    control_ = ControlServer::adopt(Fd(setup_.handover->control_fd),
+                                    control::socket_path(setup_.state_dir));
+    return;
+  }
   control_ = ControlServer::open(control::socket_path(setup_.state_dir), error);
   if (!control_) {
     logger().warn("{}: `molt status` and the other control commands cannot reach this master",

@@ -21,6 +21,11 @@ namespace molt::internal {
 // emptied of a killed master's sockets; a state dir too deep for a socket path gets a private
 // folder in the runtime dir instead, removed at exit.
 void Master::prepare_notify_dir() {
+  if (setup_.handover) {  // the previous code's folder, with the serving child's socket in it
+    notify_dir_ = setup_.handover->notify_dir;
+    own_notify_dir_ = setup_.handover->own_notify_dir;
+    return;
+  }
   notify_dir_ = setup_.state_dir + "/run";
   if (notify_dir_.size() <= max_notify_dir_length()) {
     if (std::string error = make_private_dir(notify_dir_); !error.empty()) {

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,8 +43,9 @@ std::string assignment(const char* name, const std::string& value) {
 }
 
 bool owned_by_molt(std::string_view entry) {
-  for (const char* name : {env::kListenFds, env::kListenPid, env::kListenFdNames,
-                           env::kNotifySocket, env::kRole, env::kGeneration, env::kMasterPid}) {
+  for (const char* name :
+       {env::kListenFds, env::kListenPid, env::kListenFdNames, env::kNotifySocket, env::kRole,
+        env::kGeneration, env::kMasterPid, env::kHandoverFd, env::kHandoverProbe}) {
     if (entry.starts_with(assignment(name, ""))) return true;
   }
   return false;
@@ -91,6 +93,12 @@ std::vector<std::string> own_argv() {
     }
   }
   return argv;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::sigabbrev_np(WTERMSIG(status));
+  return "stopped";
 }
 
 std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,

@@ -25,6 +25,9 @@ struct SpawnRequest {
 std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,
                                  bool& exec_failed);
 
+// "exited with status 1", "was killed by ABRT": a wait status as the log says it.
+std::string describe_exit(int status);
+
 // This process's arguments, as the master re-executes them.
 std::vector<std::string> own_argv();
 

@@ -194,6 +194,10 @@ std::optional<pid_t> Supervisor::current_pid() const {
   return std::nullopt;
 }
 
+void Supervisor::adopt(pid_t pid, const std::string& build_id, TimePoint now) {
+  current_ = Child{.pid = pid, .build_id = build_id, .started = now};  // no deadline: ready
+}
+
 std::optional<pid_t> Supervisor::candidate_pid() const {
   if (candidate_ && candidate_->pid > 0) return candidate_->pid;
   return std::nullopt;

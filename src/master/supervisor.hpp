@@ -66,6 +66,8 @@ class Supervisor {
       : settings_(settings), backoff_(settings.backoff_initial, settings.backoff_max) {}
 
   Actions start(TimePoint now);
+  // Instead of start(), after the master re-executed itself: the ready child it supervised.
+  void adopt(pid_t pid, const std::string& build_id, TimePoint now);
   // Before start(): a previous master installed `build_id` and crashed during its probation,
   // which ends at `until`: a crash of that build before then rolls back.
   void resume_probation(const std::string& build_id, TimePoint until);

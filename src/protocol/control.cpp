@@ -31,6 +31,7 @@ std::optional<std::string> ask(const std::string& socket_path, const std::string
   for (std::size_t done = 0; done < line.size();) {
     ssize_t n = ::send(fd.get(), line.data() + done, line.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && (errno == EPIPE || errno == ECONNRESET)) break;  // it answered already?
     if (n <= 0) {
       error = "control socket " + socket_path + ": send: " + std::strerror(errno);
       return std::nullopt;

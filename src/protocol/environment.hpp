@@ -30,6 +30,10 @@ inline constexpr const char* kRoleChild = "child";
 inline constexpr const char* kGeneration = "MOLT_GENERATION";
 inline constexpr const char* kMasterPid = "MOLT_MASTER_PID";
 inline constexpr const char* kSupervise = "MOLT_SUPERVISE";  // "0": no master (Config::supervise)
+// A master re-executing itself (master/handover.hpp): the fd its state is in, and "1" when the
+// new code is only asked whether it could take over.
+inline constexpr const char* kHandoverFd = "MOLT_HANDOVER_FD";
+inline constexpr const char* kHandoverProbe = "MOLT_HANDOVER_PROBE";
 // A message field on the notify socket (not in the environment): what a child asks the master.
 inline constexpr const char* kRequestField = "MOLT_REQUEST";
 

@@ -26,6 +26,8 @@ class NotifySocket {
   // the master's alone), with SO_PASSCRED so every datagram carries its sender.
   static std::optional<NotifySocket> create(const std::string& dir, unsigned generation,
                                             std::string& error);
+  // A socket bound by this master's previous code (master/handover.hpp).
+  static NotifySocket adopt(int fd, std::string name) { return NotifySocket(fd, std::move(name)); }
   NotifySocket(NotifySocket&& other) noexcept;
   NotifySocket& operator=(NotifySocket&& other) noexcept;
   ~NotifySocket();  // closes the socket and removes its file

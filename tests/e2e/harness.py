@@ -245,7 +245,8 @@ class Service:
 
 def build_id_of(build):
     return {"v1": "v1", "v2": "v2", "v3": "v3", "v2_slow": "v2-slow", "v2_crash": "v2-crash",
-            "v2_fragile": "v2-fragile", "v1_worker": "v1-worker"}[build]
+            "v2_fragile": "v2-fragile", "v1_worker": "v1-worker",
+            "v2_no_master": "v2-no-master"}[build]
 
 
 def children_of(pid):

@@ -148,10 +148,12 @@ class Control(unittest.TestCase):
         self.assertEqual(code, 0, err)
         answer = json.loads(out)
         self.assertTrue(answer["ok"])
-        new = svc.id()["pid"]
-        self.assertNotEqual(new, old)
-        self.assertIn("child %d (build v1) is ready; child %d drains" % (new, old),
-                      answer["message"])
+        m = re.match(r"child (\d+) \(build v1\) is ready; child %d drains$" % old,
+                     answer["message"])
+        self.assertTrue(m, answer["message"])
+        # Once the old child has stopped accepting, the new one answers.
+        svc.wait_stopped_accepting(old)
+        self.assertEqual(svc.id()["pid"], int(m.group(1)))
 
     def test_rollback_with_nothing_to_roll_back_to(self):
         svc = self.service()
