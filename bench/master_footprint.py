@@ -4,7 +4,7 @@
 1. Floor: the hello binary stopped after its libraries are loaded, before main() (LD_PRELOAD of
    bench/floor_preload.c): what the binary costs merely by loading them.
 2. Idle: two masters polling at 1 s for IDLE seconds, one with a file source, one with an HTTP
-   source (Debian's nginx); Rss and Private_Dirty from /proc/PID/smaps_rollup, CPU from
+   source (Debian's nginx), each with --metrics-file on and its control socket listening; Rss and Private_Dirty from /proc/PID/smaps_rollup, CPU from
    the schedstat of the master's threads and of its live check helper (which lives between
    polls that transfer nothing), plus cutime+cstime for any helper reaped meanwhile; the
    child's for comparison. Then the helpers are watched for a few seconds to count them and
@@ -107,13 +107,18 @@ def idle(results):
     ngx = c.Nginx("footprint-http", access_log=True)
     file_svc = http_svc = None
     try:
-        file_svc = c.Molt("idle-file", "v1", args=["--interval", "1s"])
+        # As an operator runs it: the metrics file on (rewritten at every check), and the
+        # control socket listening (always on).
+        file_svc = c.Molt("idle-file", "v1", args=["--interval", "1s", "--metrics-file",
+                                                   os.path.join(c.OUT, "idle-file.prom")])
         # The source holds the running build, as after a deploy: every poll finds nothing new.
         c.publish(c.hello_build("v1"), file_svc.source, file_svc.keys)
         keys = c.Keys(ngx.dir)
         c.publish(c.hello_build("v1"), os.path.join(ngx.root, "app"), keys)
         http_svc = c.Molt("idle-http", "v1", keys=keys,
-                          source="http://127.0.0.1:%d/app" % ngx.port, args=["--interval", "1s"])
+                          source="http://127.0.0.1:%d/app" % ngx.port,
+                          args=["--interval", "1s", "--metrics-file",
+                                os.path.join(c.OUT, "idle-http.prom")])
         time.sleep(3)  # the first checks (a full read of the signature) are done
         svcs = {"file": file_svc, "http": http_svc}
         before = {k: (c.cpu_times(s.pid), c.schedstat_ns(s.pid), time.monotonic())

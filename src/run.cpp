@@ -45,6 +45,18 @@ void setup_logging(const Config& config, const char* role) {
                                 config.log_format == "json" ? LogFormat::kJson : LogFormat::kText));
 }
 
+// Empty `error` when Config::log_level and log_format are known (setup_logging falls back, so
+// that even this error can be logged).
+bool logging_settings_valid(const Config& config, std::string& error) {
+  if (!log_level(config.log_level)) {
+    error = "log level " + config.log_level +
+            " is unknown: trace, debug, info, warn, error, critical or off";
+  } else if (config.log_format != "text" && config.log_format != "json") {
+    error = "log format " + config.log_format + " is unknown: text or json";
+  }
+  return error.empty();
+}
+
 constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
 constexpr std::size_t kMaxCaFileSize = 16 << 20;
 
@@ -55,15 +67,7 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
                                    const Handover* handover = nullptr) {
   MasterSetup setup;
   setup.config = config;
-  if (!log_level(config.log_level)) {
-    error = "log level " + config.log_level +
-            " is unknown: trace, debug, info, warn, error, critical or off";
-    return std::nullopt;
-  }
-  if (config.log_format != "text" && config.log_format != "json") {
-    error = "log format " + config.log_format + " is unknown: text or json";
-    return std::nullopt;
-  }
+  if (!logging_settings_valid(config, error)) return std::nullopt;
   if (config.ready_timeout.count() <= 0 || config.drain_timeout.count() <= 0 ||
       config.poll_interval.count() <= 0) {
     error = "timeouts and the poll interval must be greater than zero";
@@ -206,6 +210,10 @@ int run_master(const Config& config) {
 int run_unsupervised(const Config& config, const Program& program) {
   setup_logging(config, "unsupervised");
   std::string error;
+  if (!logging_settings_valid(config, error)) {
+    logger().error("{}", error);
+    return 2;
+  }
   std::optional<std::vector<Address>> addresses = parse_addresses(config.listen, error);
   if (!addresses) {
     logger().error("{}", error);
