@@ -3,7 +3,6 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
-#include <molt/duration.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -69,12 +68,25 @@ std::string local_time(double unix_seconds) {
   return text;
 }
 
-// "12s ago", "in 30s": whole seconds, as a person reads a status.
+// "3h 2m", "2h 0m", "45s": the largest unit and the next, as a person reads an uptime.
+std::string span(long long seconds) {
+  static constexpr std::pair<long long, const char*> kUnits[] = {
+      {86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  std::size_t i = 0;
+  while (i + 1 < std::size(kUnits) && seconds < kUnits[i].first) ++i;
+  std::string out = std::to_string(seconds / kUnits[i].first) + kUnits[i].second;
+  if (i + 1 < std::size(kUnits)) {
+    out += " " + std::to_string(seconds % kUnits[i].first / kUnits[i + 1].first) +
+           kUnits[i + 1].second;
+  }
+  return out;
+}
+
+// "12s ago", "in 30s", "now".
 std::string ago(double unix_seconds, double now) {
-  auto seconds = std::chrono::seconds(static_cast<long long>(now - unix_seconds));
-  if (seconds.count() == 0) return "just now";
-  if (seconds.count() < 0) return "in " + format_duration(-seconds);
-  return format_duration(seconds) + " ago";
+  auto seconds = static_cast<long long>(now - unix_seconds);
+  if (seconds == 0) return "now";
+  return seconds < 0 ? "in " + span(-seconds) : span(seconds) + " ago";
 }
 
 std::string child_line(const json& child) {
@@ -92,17 +104,17 @@ void print_status(const json& s) {
             << text_of(s, "build_id") << " (" << text_of(s, "bin") << ")\n";
   const json& master = s["master"];
   std::cout << "  master      pid " << master.value("pid", 0) << ", up "
-            << format_duration(std::chrono::seconds(
-                   static_cast<long long>(master.value("uptime_seconds", 0.0))))
-            << ", its own code is build " << text_of(master, "build_id") << "\n";
+            << span(static_cast<long long>(master.value("uptime_seconds", 0.0))) << ", runs build "
+            << text_of(master, "build_id") << "'s code\n";
   if (s["current"].is_object()) {
     const json& c = s["current"];
     std::cout << "  current     " << child_line(c);
-    if (c.contains("since")) std::cout << ", ready since " << local_time(c["since"]);
-    if (c.contains("signed_at")) {
-      std::cout << ", signed " << local_time(c["signed_at"]) << " by key " << text_of(c, "key_id");
-    }
+    if (c.contains("since")) std::cout << ", ready " << local_time(c["since"]);
     std::cout << "\n";
+    if (c.contains("signed_at")) {
+      std::cout << "              signed " << local_time(c["signed_at"]) << " by key "
+                << text_of(c, "key_id") << "\n";
+    }
   } else {
     std::cout << "  current     none\n";
   }
@@ -114,7 +126,8 @@ void print_status(const json& s) {
   if (s["last_check"].is_object()) {
     const json& c = s["last_check"];
     std::cout << "  last check  " << local_time(c["time"]) << " (" << ago(c["time"], now)
-              << "): " << text_of(c, "outcome") << ": " << text_of(c, "message") << "\n";
+              << "): " << text_of(c, "outcome") << "\n              " << text_of(c, "message")
+              << "\n";
   }
   if (s.value("checking", false)) {
     std::cout << "  next check  under way\n";
