@@ -118,7 +118,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                   secret, region, service)
         if expected != signature:
             raise S3Failure(403, "SignatureDoesNotMatch", "The request signature we calculated "
-                            "does not match the signature you provided.",
+                            "does not match the signature you provided. Check your key and "
+                            "signing method.",
                             AWSAccessKeyId=access_key, StringToSign=string_to_sign,
                             SignatureProvided=signature)
 
