@@ -4,26 +4,22 @@
   temporary folder; ready when it prints its listening line. It checks the access key and the
   clock but not the SigV4 signature. `clock_offset` runs it with its clock shifted (Date and the
   HTTP Date header both), so that it can answer RequestTimeTooSkewed to a correct client.
-- SigningFront: a small HTTP proxy before s3rver that recomputes each request's SigV4 signature
-  with botocore (an independent signer) from the request exactly as it arrived, and answers as S3
-  does (403 SignatureDoesNotMatch, 403 AccessDenied to unsigned requests) or forwards to s3rver.
+- SigningFront: tests/tools/s3_stub_server.py --upstream before s3rver, the fetcher tests' S3
+  stub, which recomputes each request's SigV4 signature with botocore (an independent signer)
+  from the request exactly as it arrived, and answers as S3 does (403 SignatureDoesNotMatch,
+  403 AccessDenied to unsigned requests) or forwards to s3rver.
 - NotS3: a plain HTTP server (python3 -m http.server) that answers 404 in HTML.
 
 Objects are uploaded with botocore (Debian's python3-botocore). Everything is synchronised on
 what the peers say (their readiness lines, their answers), never on sleeps.
 """
-import hashlib
 import http.client
-import http.server
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import urllib.parse
-from xml.sax.saxutils import escape
 
 import botocore.auth
 import botocore.config
@@ -36,17 +32,12 @@ from harness import MOLT, LogWatcher, hello_build, run
 SOURCE_DIR = os.environ.get("MOLT_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 S3RVER = os.path.join(SOURCE_DIR, "build", "npm", "node_modules", ".bin", "s3rver")
+S3_STUB_SERVER = os.path.join(SOURCE_DIR, "tests", "tools", "s3_stub_server.py")
 
 # s3rver has one built-in account, access key S3RVER. It never checks a SigV4 secret, so any
 # secret passes it; the front checks the one the tests give it.
 ACCESS_KEY = "S3RVER"
 REGION = "us-east-1"
-
-AUTH_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
-    r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$")
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-authorization", "proxy-authenticate"}
 
 # Loaded into s3rver with NODE_OPTIONS=--require: shifts its clock by MOLT_S3RVER_CLOCK_OFFSET_MS,
 # for its own checks (new Date(), Date.now()) and for the Date header of its answers alike.
@@ -204,140 +195,46 @@ def publish(s3, bucket, key, build, signing_key, artifact=True, signature=True):
 
 
 class SigningFront:
-    """A proxy before `upstream` (an origin URL) that checks SigV4 signatures with botocore.
+    """tests/tools/s3_stub_server.py --upstream `upstream` (an origin URL): the signature checker
+    of the fetcher tests, so that molt's signatures are judged by one checker everywhere.
 
-    `users` maps access keys to their secrets. A signed request for a known access key must carry
-    the signature botocore computes, or gets 403 SignatureDoesNotMatch; an unsigned one gets
-    403 AccessDenied (the bucket is not public). Anything else goes on to the upstream, which
-    judges unknown access keys, the clock, buckets and keys itself."""
+    `users` maps access keys to their secrets. A request must be signed (else 403 AccessDenied:
+    no bucket is public), by a known access key (else 403 InvalidAccessKeyId), dated within 15
+    minutes of this machine's clock (else 403 RequestTimeTooSkewed) and carry the signature
+    botocore computes (else 403 SignatureDoesNotMatch). Anything else goes on to the upstream,
+    which judges buckets and keys."""
 
     def __init__(self, cleanup, upstream, users):
-        self.upstream = urllib.parse.urlsplit(upstream)
-        self.users = dict(users)
-        self.lock = threading.Lock()
-        self.verified = 0   # signatures botocore agreed with
-        self.refused = []   # codes answered by the front itself
-        front = self
-
-        class Handler(FrontHandler):
-            pass
-
-        Handler.front = front
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = "http://127.0.0.1:%d" % self.port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.dir = tempfile.mkdtemp(prefix="molt-s3-front-")
+        cleanup(shutil.rmtree, self.dir, True)
+        args = [sys.executable, S3_STUB_SERVER, "--upstream", upstream, "--region", REGION]
+        for access_key, secret in users.items():
+            args += ["--user", "%s:%s" % (access_key, secret)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         cleanup(self.stop)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.log = LogWatcher(self.proc.stdout, os.path.join(self.dir, "front.log"))
+        _, m = self.log.wait_for(r"^(\d+)$")  # its port, alone on a line once it listens
+        self.port = int(m.group(1))
+        self.endpoint = "http://127.0.0.1:%d" % self.port
 
     def counts(self):
-        with self.lock:
-            return self.verified, list(self.refused)
-
-
-class FrontHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    front = None
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self.handle_request()
-
-    def do_HEAD(self):
-        self.handle_request()
-
-    def handle_request(self):
-        refusal = self.check()
-        if refusal:
-            with self.front.lock:
-                self.front.refused.append(refusal[1])
-            return self.refuse(*refusal)
-        self.forward()
-
-    def check(self):
-        """None if the request may pass, else (status, code, message, extra)."""
-        authorization = self.headers.get("Authorization")
-        if authorization is None:
-            return 403, "AccessDenied", "Access Denied", {}
-        match = AUTH_RE.match(authorization)
-        if not match:
-            return 400, "AuthorizationHeaderMalformed", "The authorization header is malformed", {}
-        access_key, _, region, service, signed, signature = match.groups()
-        secret = self.front.users.get(access_key)
-        if secret is None:
-            return None  # the upstream answers InvalidAccessKeyId
-        names = signed.split(";")
-        if not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(names):
-            return 403, "AccessDenied", "Host, x-amz-date and x-amz-content-sha256 must be signed", {}
-        expected, string_to_sign = self.signature(names, access_key, secret, region, service)
-        if expected != signature:
-            return 403, "SignatureDoesNotMatch", (
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your key and signing method."), {
-                    "AWSAccessKeyId": access_key, "StringToSign": string_to_sign,
-                    "SignatureProvided": signature}
-        with self.front.lock:
-            self.front.verified += 1
-        return None
-
-    def signature(self, names, access_key, secret, region, service):
-        raw_path, _, raw_query = self.path.partition("?")
-        headers = {name: ",".join(self.headers.get_all(name) or []) for name in names}
-        params = []
-        for pair in filter(None, raw_query.split("&")):
-            k, _, v = pair.partition("=")
-            params.append((urllib.parse.unquote(k), urllib.parse.unquote(v)))
-        request = AWSRequest(method=self.command, url="http://%s%s" % (headers["host"], raw_path),
-                             headers=headers, params=params)
-        request.context["timestamp"] = headers["x-amz-date"]
-        auth = botocore.auth.S3SigV4Auth(
-            botocore.credentials.Credentials(access_key, secret,
-                                             headers.get("x-amz-security-token")),
-            service, region)
-        string_to_sign = auth.string_to_sign(request, auth.canonical_request(request))
-        return auth.signature(string_to_sign, request), string_to_sign
-
-    def forward(self):
-        upstream = http.client.HTTPConnection(self.front.upstream.hostname,
-                                              self.front.upstream.port, timeout=30)
+        """(signatures botocore agreed with, codes the front answered itself), from its log of
+        requests. Outcomes are logged before they are answered, so an answer seen is counted."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            upstream.request(self.command, self.path, headers=headers)
-            resp = upstream.getresponse()
-            body = resp.read()
-            # send_response_only: the upstream's own Date and Server headers go through as sent.
-            self.send_response_only(resp.status, resp.reason)
-            for name, value in resp.getheaders():
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
-                    self.send_header(name, value)
-            if resp.status not in (204, 304):
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD" and resp.status not in (204, 304):
-                self.wfile.write(body)
+            connection.request("GET", "/_control/requests")
+            requests = json.load(connection.getresponse())
         finally:
-            upstream.close()
+            connection.close()
+        return (sum(r["verified"] for r in requests),
+                [r["refused"] for r in requests if "refused" in r])
 
-    def refuse(self, status, code, message, extra):
-        fields = "".join("<%s>%s</%s>" % (k, escape(v), k) for k, v in extra.items())
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s'
-                "</Message>%s<RequestId>%s</RequestId></Error>" % (
-                    code, escape(message), fields,
-                    hashlib.sha1(self.path.encode()).hexdigest()[:16].upper())).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def stop(self):
+        stop_process(self.proc)
+        self.log.thread.join(timeout=10)
+        self.proc.stdout.close()
+        self.log.echo.close()
 
 
 class NotS3:

@@ -9,10 +9,15 @@ signs and what libcurl sends fails the test. It answers as S3 does: XML error do
 RequestTimeTooSkewed, AuthorizationHeaderMalformed, InvalidToken), ETag, Last-Modified and 304.
 
 Objects are files: --root/<bucket>/<key>. Path-style (/bucket/key) and virtual-hosted
-(Host: bucket.localhost:port) requests both work. Prints its port alone on a line when ready.
-GET /_control/requests returns the requests served so far as JSON.
+(Host: bucket.localhost:port) requests both work. Or, with --upstream URL, a request that passes
+the checks goes on as it came to that S3 (the e2e tests put s3rver there, a real S3 server that
+checks the access key and the clock but not the signature) and its answer comes back as it went:
+one signature checker for both, this one. Prints its port alone on a line when ready.
+GET /_control/requests returns the requests served so far as JSON, each with "verified" (its
+signature was checked and agreed with) and, for an error this server answered itself, "refused"
+(the S3 error code).
 
-Usage: s3_stub_server.py --root DIR --user AKID:SECRET[:TOKEN] ... [--region R]
+Usage: s3_stub_server.py (--root DIR | --upstream URL) --user AKID:SECRET[:TOKEN] ... [--region R]
                          [--public BUCKET] [--skew SECONDS] [--not-s3] [--port N]
 """
 
@@ -20,6 +25,7 @@ import argparse
 import datetime
 import email.utils
 import hashlib
+import http.client
 import http.server
 import json
 import os
@@ -38,6 +44,10 @@ MAX_SKEW_S = 15 * 60
 AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
     r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$")
+# Headers that concern one connection, not the request (RFC 9110, 7.6.1): the relay has its own
+# connections on either side, and frames the answer itself.
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-authorization", "proxy-authenticate"}
 
 
 class S3Failure(Exception):
@@ -62,18 +72,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with self.server.lock:
                 body = json.dumps(self.server.requests).encode()
             return self.reply(200, body, {"Content-Type": "application/json"})
+        entry = {"path": raw_path, "query": raw_query,
+                 "headers": [[k, v] for k, v in self.headers.items()], "verified": False}
         with self.server.lock:
-            self.server.requests.append({"path": raw_path, "query": raw_query,
-                                         "headers": [[k, v] for k, v in self.headers.items()]})
+            self.server.requests.append(entry)
         if self.server.options.not_s3:
             return self.reply(502, b"<html><body>Bad Gateway</body></html>",
                               {"Content-Type": "text/html"})
         try:
             bucket, key = self.address(raw_path)
-            self.authenticate(bucket, raw_path, raw_query)
-            self.serve(bucket, key)
+            verified = self.authenticate(bucket, raw_path, raw_query)
+            # Noted before answering: whoever has the answer finds it in /_control/requests.
+            self.note(entry, verified=verified)
+            if self.server.options.upstream:
+                self.forward()
+            else:
+                self.serve(bucket, key)
         except S3Failure as failure:
+            self.note(entry, refused=failure.code)
             self.refuse(failure)
+
+    def note(self, entry, **outcome):
+        with self.server.lock:  # /_control/requests may be serialising the entry meanwhile
+            entry.update(outcome)
 
     def address(self, raw_path):
         host = self.headers.get("Host", "")
@@ -85,10 +106,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return bucket, key
 
     def authenticate(self, bucket, raw_path, raw_query):
+        """Raises the S3Failure S3 would answer; else returns whether a signature was checked."""
         authorization = self.headers.get("Authorization")
         if authorization is None:
             if bucket in self.server.options.public:
-                return
+                return False
             raise S3Failure(403, "AccessDenied", "Access Denied")
         match = AUTH_RE.match(authorization)
         if not match:
@@ -118,9 +140,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                   secret, region, service)
         if expected != signature:
             raise S3Failure(403, "SignatureDoesNotMatch", "The request signature we calculated "
-                            "does not match the signature you provided.",
+                            "does not match the signature you provided. Check your key and "
+                            "signing method.",
                             AWSAccessKeyId=access_key, StringToSign=string_to_sign,
                             SignatureProvided=signature)
+        return True
 
     def check_time(self):
         sent = self.headers.get("x-amz-date", "")
@@ -176,6 +200,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(304, b"", headers)
         self.reply(200, body, headers)
 
+    def forward(self):
+        upstream = urllib.parse.urlsplit(self.server.options.upstream)
+        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+        try:
+            # The request line and headers as they came (Host included: no Host or
+            # Accept-Encoding of http.client's own), bar the hop-by-hop ones.
+            connection.putrequest(self.command, self.path, skip_host=True,
+                                  skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    connection.putheader(name, value)
+            connection.endheaders()
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+        # send_response_only: the upstream's own Date and Server headers go through as sent.
+        self.log_request(answer.status)
+        self.send_response_only(answer.status, answer.reason)
+        for name, value in answer.getheaders():
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        if answer.status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if answer.status not in (204, 304):
+            self.wfile.write(body)
+
     def refuse(self, failure):
         extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in failure.extra.items())
         body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s'
@@ -213,7 +265,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--root", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--root")
+    source.add_argument("--upstream")
     parser.add_argument("--user", action="append", default=[])
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--public", action="append", default=[])
