@@ -120,7 +120,8 @@ class S3rver:
     def put_slowly(self, bucket, key, path, pieces, between):
         """Uploads `path` in `pieces` parts of one PUT, calling between(i) after part i: an
         upload that a reader can catch half done. Returns the HTTP status."""
-        data = open(path, "rb").read()
+        with open(path, "rb") as f:
+            data = f.read()
         url = "%s/%s/%s" % (self.endpoint, bucket, key)
         request = AWSRequest(method="PUT", url=url, headers={
             "Content-Length": str(len(data)), "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
