@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <molt/duration.hpp>
 #include <molt/molt.hpp>
 #include <molt/version.hpp>
 #include <string_view>
@@ -45,6 +46,23 @@ void setup_logging(const Config& config, const char* role) {
                                 config.log_format == "json" ? LogFormat::kJson : LogFormat::kText));
 }
 
+// command[0] as a path to swap: as given when it names a folder, else found in PATH as exec
+// would find it; always absolute, since the master and its children may change folders.
+std::string program_path(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (name.find('/') != std::string::npos) return fs::absolute(name, ec).string();
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    std::string_view dir = dirs.substr(0, dirs.find(':'));
+    dirs.remove_prefix(std::min(dirs.size(), dir.size() + 1));
+    fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate, ec).string();
+  }
+  return name;
+}
+
 // Empty `error` when Config::log_level and log_format are known (setup_logging falls back, so
 // that even this error can be logged).
 bool logging_settings_valid(const Config& config, std::string& error) {
@@ -75,12 +93,32 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
   }
   std::optional<std::vector<Address>> addresses = parse_addresses(config.listen, error);
   if (!addresses) return std::nullopt;
+  if (config.ready == "notify") {
+    setup.ready_delay.reset();
+  } else if (config.ready.starts_with("delay:")) {
+    std::string cause;
+    setup.ready_delay = parse_duration(config.ready.substr(6), cause);
+    if (!setup.ready_delay) {
+      error = "ready mode " + config.ready + ": " + cause;
+      return std::nullopt;
+    }
+  } else {
+    error = "ready mode " + config.ready + " is unknown: notify or delay:DURATION";
+    return std::nullopt;
+  }
+  if (setup.ready_delay && *setup.ready_delay >= config.ready_timeout) {
+    error = "ready mode " + config.ready + " waits as long as the ready timeout (" +
+            format_duration(config.ready_timeout) + ") or longer: no child could be ready";
+    return std::nullopt;
+  }
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  setup.bin_path =
-      config.install_path.empty() ? std::string(self, n > 0 ? n : 0) : config.install_path;
+  setup.bin_path = !config.install_path.empty() ? config.install_path
+                   : !config.command.empty()    ? program_path(config.command[0])
+                                                : std::string(self, n > 0 ? n : 0);
   if (::access(setup.bin_path.c_str(), X_OK) != 0) {
-    error = "install path " + setup.bin_path + " is not an executable file";
+    error = (config.command.empty() ? "install path " : "program ") + setup.bin_path +
+            " is not an executable file";
     return std::nullopt;
   }
   setup.state_dir = config.state_dir.empty() ? setup.bin_path + ".molt" : config.state_dir;
@@ -91,7 +129,7 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
   // A master started from <bin> may follow it: its code is the installed build's.
   std::error_code ec;
   setup.master_runs_bin =
-      config.install_path.empty() ||
+      (config.command.empty() && config.install_path.empty()) ||
       std::filesystem::equivalent(std::filesystem::path(self, self + std::max<ssize_t>(n, 0)),
                                   setup.bin_path, ec);
   if (!handover) {
@@ -148,12 +186,12 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
     setup.lock = Fd(handover->lock_fd);
     setup.listeners = handover->listeners;
     setup.systemd_notify_socket = handover->systemd_notify_socket;
-    setup.argv = own_argv();
+    setup.argv = config.command.empty() ? own_argv() : config.command;
     return setup;
   }
   setup.listeners = open_listeners(*addresses, error);
   if (!error.empty()) return std::nullopt;
-  setup.argv = own_argv();
+  setup.argv = config.command.empty() ? own_argv() : config.command;
   if (const char* systemd = std::getenv(env::kNotifySocket)) {
     setup.systemd_notify_socket = systemd;
     ::unsetenv(env::kNotifySocket);
@@ -254,6 +292,16 @@ const char* version() { return MOLT_VERSION_STRING; }
 
 int run(const Config& config, const Program& program) {
   using namespace internal;
+  if (!config.command.empty()) {
+    // Another program is the child: this process is only ever its master.
+    if (!supervised(config)) {
+      setup_logging(config, "master");
+      logger().error("a command runs only under a master: run {} itself to run it unsupervised",
+                     config.command[0]);
+      return 2;
+    }
+    return run_master(config);
+  }
   const char* role = std::getenv(env::kRole);
   std::string_view r = role ? role : "";
   if (r == env::kRoleChild) return run_child(config, program);

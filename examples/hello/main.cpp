@@ -35,8 +35,8 @@ int serve(molt::State& state) {
 
 int main(int argc, char** argv) {
   molt::Config config;
-  CLI::App app{"hello: a self-upgrading HTTP server (molt example)"};
-  hello::ConfigFlags flags(app, config);
+  CLI::App app{"hello: a self-upgrading HTTP server (molt example)", "hello"};
+  molt::cli::ConfigFlags flags(app, config);
   if (int code = flags.parse(argc, argv); code >= 0) return code;
   return molt::run(config, serve);
 }

@@ -4,16 +4,19 @@
 
 #include "build_id_command.hpp"
 #include "control_commands.hpp"
+#include "run_command.hpp"
 #include "sign_commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "molt: sign, check and identify self-upgrading builds, and control a running master"};
+      "molt: run a program with zero-downtime signed upgrades; sign, check and identify builds; "
+      "control a running master"};
   app.set_version_flag("--version", std::string("molt ") + molt::version());
   app.require_subcommand(1);
   molt::cli::add_build_id_command(app);
   molt::cli::add_sign_commands(app);
   molt::cli::add_control_commands(app);
+  molt::cli::add_run_command(app);
   // Exit codes, as for a molt program's master: 0 success, 1 a runtime failure (a command's own
   // CLI::RuntimeError), 2 a usage error.
   try {

@@ -167,6 +167,12 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
   }
 
+  // Any file has a BuildID (a script's is its hash), but a program that runs as an ELF binary
+  // is not replaced by something else: most likely a wrong upload.
+  if (is_elf_file(request.bin_path) && !is_elf_file(staged.path())) {
+    return out.done(Kind::kRefused,
+                    source + ": refused: not an ELF executable, as the running build is");
+  }
   std::string cause;
   std::optional<std::string> build_id = build_id_or_cause(staged.path(), cause);
   if (!build_id) return out.done(Kind::kRefused, source + ": refused: " + cause);

@@ -113,6 +113,7 @@ int Master::run() {
     log_serving_build();
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
+    ready_by_delay(now);
     maybe_check(now);
     maybe_reexec(now);
     if (exit_code_) break;
@@ -184,6 +185,9 @@ int Master::poll_timeout(TimePoint now) const {
     if (std::optional<TimePoint> t = control_->next_deadline()) consider(*t);
   }
   if (probe_) consider(probe_->deadline);
+  for (const auto& [pid, slot] : children_) {
+    if (slot.ready_due) consider(*slot.ready_due);
+  }
   if (!next) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
   return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));

@@ -43,6 +43,7 @@ struct MasterSetup {
   // Started from <bin> itself, so its own code may follow <bin> (re-exec after an upgrade).
   bool master_runs_bin = false;
   std::optional<Handover> handover;  // this master is the previous one's process, re-executed
+  std::optional<std::chrono::milliseconds> ready_delay;  // Config::ready "delay:D"; else notify
 };
 
 class Master {
@@ -63,7 +64,8 @@ class Master {
     std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
     int foreign_messages = 0;       // dropped since the last warning
     TimePoint foreign_warned{};
-    double ready_at = 0;  // Unix time it first said READY=1; 0 before
+    double ready_at = 0;                 // Unix time it first said READY=1; 0 before
+    std::optional<TimePoint> ready_due;  // Config::ready "delay:D": when it counts as ready
   };
 
   bool setup_signals();
@@ -94,6 +96,7 @@ class Master {
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
   void log_serving_build();
+  void ready_by_delay(TimePoint now);
 
   MasterSetup setup_;
   Supervisor supervisor_;

@@ -133,13 +133,27 @@ void Master::spawn(const Supervisor::Action& action) {
   } else {
     logger().info("started child {} (build {}, generation {}{})", *pid, build_id, generation_,
                   from_staged ? ", from the staged file" : "");
-    children_.emplace(
+    auto [slot, _] = children_.emplace(
         *pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(*pid)});
+    if (setup_.ready_delay) slot->second.ready_due = Clock::now() + *setup_.ready_delay;
     record_child_groups();
   }
   // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
   // here is the machine's, and the build is tried again.
   apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid || exec_failed));
+}
+
+// Config::ready "delay:D": a child that has run that long without exiting counts as ready, as if
+// it had sent READY=1.
+void Master::ready_by_delay(TimePoint now) {
+  std::vector<pid_t> due;
+  for (auto& [pid, slot] : children_) {
+    if (slot.ready_due && now >= *slot.ready_due) {
+      slot.ready_due.reset();
+      due.push_back(pid);
+    }
+  }
+  for (pid_t pid : due) apply(supervisor_.child_ready(pid, now));
 }
 
 void Master::record_child_groups() {

@@ -3,9 +3,10 @@
 // A program names its build by compiling with -DMOLT_BUILD_ID="v2" in any file that includes
 // <molt/molt.hpp> (or by writing MOLT_EMBED_BUILD_ID("v2") once at namespace scope). The id is
 // stored in an ELF note section ".note.molt.build-id" (owner "molt", type 1). A binary without
-// one is identified by its GNU build-id note (the linker's -Wl,--build-id), as lowercase hex, and
-// a binary with neither note by its content: "sha256-" and the SHA-256 of the whole file in
-// lowercase hex.
+// one is identified by its GNU build-id note (the linker's -Wl,--build-id), as lowercase hex, then
+// by Go's build ID note (".note.go.buildid", as `go tool buildid` prints it), and a file with
+// none of these (an ELF without notes, a script, a zipapp, a JAR) by its content: "sha256-" and
+// the SHA-256 of the whole file in lowercase hex.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,10 @@ struct BuildIdNote {
 };
 }  // namespace detail
 
-// Reads the BuildID of the executable at `path`: the molt note, else the GNU build-id, else
+// Reads the BuildID of the file at `path`: the molt note, else the GNU build-id, else Go's, else
 // sha256-<hex of the file>, so a BuildID is never empty. Returns nullopt and sets `error` when
-// the file is unreadable, not ELF, a truncated or malformed ELF, or not an executable.
+// the file is unreadable, empty, a truncated or malformed ELF, or an ELF that is not an
+// executable.
 std::optional<std::string> read_build_id(const std::string& path, std::string& error);
 
 }  // namespace molt

@@ -77,8 +77,20 @@ struct Config {
   Duration probation{10'000};      // a crash within this after an upgrade rolls back
   int drain_signal = SIGTERM;
 
-  // The binary that is swapped and re-executed. Empty: this executable (/proc/self/exe).
+  // The binary that is swapped and re-executed. Empty: this executable (/proc/self/exe), or
+  // command[0] when a command is given.
   std::string install_path;
+
+  // Another program to supervise and upgrade instead of this one, as `molt run -- PROGRAM ARGS`
+  // does: command[0] is its file (what is fetched, verified, swapped and run: any executable,
+  // a script too), the rest its arguments. Its children get the listeners from fd 3 and a
+  // NOTIFY_SOCKET as a molt program's do. Empty: this program, re-executed.
+  std::vector<std::string> command;
+
+  // How a new child shows it is ready: "notify" (it sends READY=1 to NOTIFY_SOCKET: molt
+  // programs, and sd_notify users) or "delay:DURATION" (it has run that long without exiting: a
+  // last resort for a program that cannot say so).
+  std::string ready = "notify";
 
   // Public keys (minisign format files) any of which may sign an artifact. A source without a
   // key is refused unless insecure_no_verify is set.

@@ -187,8 +187,13 @@ std::optional<std::string> build_id_or_cause(const std::string& path, std::strin
   ElfFile file(fd, static_cast<std::uint64_t>(st.st_size));
   std::string ident = file.read(0, EI_NIDENT);
   std::optional<std::string> id;
-  if (ident.size() != EI_NIDENT || std::memcmp(ident.data(), ELFMAG, SELFMAG) != 0) {
-    cause = "not an ELF executable";
+  if (st.st_size == 0) {
+    cause = "an empty file";
+  } else if (ident.size() != EI_NIDENT || std::memcmp(ident.data(), ELFMAG, SELFMAG) != 0) {
+    // A script, a zipapp, a JAR: named by its content.
+    if (std::optional<std::string> hash = file.sha256_hex(cause)) {
+      id = std::string(kContentHashPrefix) + *hash;
+    }
   } else if (ident[EI_DATA] != ELFDATA2LSB) {
     cause = "big-endian ELF is not supported";
   } else if (ident[EI_CLASS] == ELFCLASS64) {
@@ -198,6 +203,15 @@ std::optional<std::string> build_id_or_cause(const std::string& path, std::strin
   }
   ::close(fd);
   return id;
+}
+
+bool is_elf_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char magic[SELFMAG];
+  bool elf = ::pread(fd, magic, SELFMAG, 0) == SELFMAG && std::memcmp(magic, ELFMAG, SELFMAG) == 0;
+  ::close(fd);
+  return elf;
 }
 
 }  // namespace internal

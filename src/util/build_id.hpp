@@ -6,8 +6,11 @@
 
 namespace molt::internal {
 
-// The BuildID of the file at `path`, or nullopt with `cause` (without the path): "not an ELF
-// executable", or the error of open(2).
+// The BuildID of the file at `path`, or nullopt with `cause` (without the path): a malformed
+// ELF, an empty file, or the error of open(2).
 std::optional<std::string> build_id_or_cause(const std::string& path, std::string& cause);
+
+// Whether the file starts as an ELF file does (an unreadable one is not).
+bool is_elf_file(const std::string& path);
 
 }  // namespace molt::internal

@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-namespace hello {
+namespace molt::cli {
 
 molt::Duration parse_or_throw(const std::string& text) {
   std::string error;
@@ -58,17 +58,21 @@ int ConfigFlags::parse(int argc, char** argv) {
     return app_.exit(e) == 0 ? 0 : 2;
   }
   try {
-    config_.poll_interval = parse_or_throw(interval_);
-    config_.ready_timeout = parse_or_throw(ready_timeout_);
-    config_.drain_timeout = parse_or_throw(drain_timeout_);
-    config_.probation = parse_or_throw(probation_);
-    config_.http.stall_timeout = parse_or_throw(stall_timeout_);
-    config_.http.total_timeout = parse_or_throw(transfer_timeout_);
+    finish();
   } catch (const CLI::ValidationError& e) {
-    std::cerr << "hello: " << e.what() << "\n";
+    std::cerr << app_.get_name() << ": " << e.what() << "\n";
     return 2;
   }
   return -1;
 }
 
-}  // namespace hello
+void ConfigFlags::finish() {
+  config_.poll_interval = parse_or_throw(interval_);
+  config_.ready_timeout = parse_or_throw(ready_timeout_);
+  config_.drain_timeout = parse_or_throw(drain_timeout_);
+  config_.probation = parse_or_throw(probation_);
+  config_.http.stall_timeout = parse_or_throw(stall_timeout_);
+  config_.http.total_timeout = parse_or_throw(transfer_timeout_);
+}
+
+}  // namespace molt::cli

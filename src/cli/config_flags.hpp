@@ -1,5 +1,6 @@
-// Every molt::Config setting as a command-line flag: what examples/hello offers, shared with the
-// tests' server (tests/fixtures/hello), which adds flags of its own.
+// Every molt::Config setting as a command-line flag: what `molt run` takes, and what the example
+// programs offer (examples/hello, and the tests' server in tests/fixtures/hello, which adds
+// flags of its own), so that a molt program and `molt run` are configured alike.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -7,7 +8,7 @@
 #include <molt/duration.hpp>
 #include <string>
 
-namespace hello {
+namespace molt::cli {
 
 // "500ms", "2s", "1m" as a Duration; a CLI::ValidationError naming the text otherwise.
 molt::Duration parse_or_throw(const std::string& text);
@@ -20,6 +21,9 @@ class ConfigFlags {
   // Parses the command line into the config. Returns -1 to go on, or the exit code: 0 after
   // --help, 2 after a usage error or a bad duration (said on stderr), as for a bad configuration.
   int parse(int argc, char** argv);
+  // For a subcommand that `app` parses itself: the durations, once it has. Throws
+  // CLI::ValidationError naming a bad one.
+  void finish();
 
  private:
   CLI::App& app_;
@@ -28,4 +32,4 @@ class ConfigFlags {
               stall_timeout_ = "30s", transfer_timeout_ = "10m";
 };
 
-}  // namespace hello
+}  // namespace molt::cli
