@@ -8,6 +8,7 @@
 
 #include "protocol/control.hpp"
 #include "util/json.hpp"
+#include "util/time_text.hpp"
 
 namespace molt::cli {
 namespace {
@@ -60,12 +61,7 @@ std::string text_of(const json& value, const char* key) {
 }
 
 std::string local_time(double unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
+  return internal::time_text(static_cast<std::int64_t>(unix_seconds), internal::Zone::kLocal);
 }
 
 // "3h 2m", "2h 0m", "45s": the largest unit and the next, as a person reads an uptime.

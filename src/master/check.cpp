@@ -7,6 +7,7 @@
 #include "master/staged_file.hpp"
 #include "util/build_id.hpp"
 #include "util/framing.hpp"
+#include "util/time_text.hpp"
 
 namespace molt::internal {
 namespace {
@@ -38,14 +39,7 @@ class MemorySink final : public Sink {
   std::string bytes_;
 };
 
-std::string utc(std::int64_t unix_time) {
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return text;
-}
+std::string utc(std::int64_t unix_time) { return time_text(unix_time, Zone::kUtc); }
 
 // Why a build is not wanted (it runs already, or it failed before), or "" if it is. Asked of the
 // signed comment's build_id before the download, and of the file's own after it.
