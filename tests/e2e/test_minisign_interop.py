@@ -135,7 +135,11 @@ class MinisignInteropTest(unittest.TestCase):
         self.run_molt("sign", "-s", sec, "-m", self.file, password=PASSWORD)
         out = self.run_minisign("-V", "-p", pub, "-m", self.file).stdout
         self.assertIn("Signature and comment signature verified", out)
-        self.assertRegex(out, r"Trusted comment: timestamp:\d+\tfile:artifact.bin\thashed\n")
+        # Any file has a BuildID: this one (not ELF) is named by its content.
+        build_id = self.run_molt("build-id", self.file).stdout.strip()
+        self.assertRegex(build_id, r"^sha256-[0-9a-f]{64}$")
+        self.assertIn("Trusted comment: timestamp:", out)
+        self.assertRegex(out, r"\tfile:artifact.bin\thashed\tbuild_id:%s\n" % build_id)
         self.assert_molt_verifies(pub)
 
     def test_molt_refuses_wrong_password_without_printing_it(self):
