@@ -31,8 +31,8 @@ class MasterUpgrade(unittest.TestCase):
             load.wait_for_answers(20)
         mark = svc.log.mark()
         svc.publish("v2")
-        svc.wait_ready("v2", mark)
-        child = svc.id()["pid"]
+        _, m = svc.wait_ready("v2", mark)
+        child = int(m.group(1))
         i, _ = svc.log.wait_for(r"master %d re-executed: it runs build v2's code \(it ran build "
                                 r"v1's\); serving build v2 on .* with child %d" % (master, child),
                                 mark)
