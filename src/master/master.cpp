@@ -114,6 +114,7 @@ int Master::run() {
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
     ready_by_delay(now);
+    if (metrics_due_ && now >= *metrics_due_) write_metrics();
     maybe_check(now);
     maybe_reexec(now);
     if (exit_code_) break;
@@ -159,6 +160,7 @@ int Master::run() {
     }
     answer_waiters();
   }
+  if (metrics_due_) write_metrics();         // what the last checks counted
   checker_.reset();                          // kills a helper mid-check
   remove_staged_leftovers(setup_.bin_path);  // what it, or a staged build, left
   logger().info("master {} exiting", ::getpid());
@@ -185,6 +187,7 @@ int Master::poll_timeout(TimePoint now) const {
     if (std::optional<TimePoint> t = control_->next_deadline()) consider(*t);
   }
   if (probe_) consider(probe_->deadline);
+  if (metrics_due_) consider(*metrics_due_);
   for (const auto& [pid, slot] : children_) {
     if (slot.ready_due) consider(*slot.ready_due);
   }

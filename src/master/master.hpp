@@ -89,7 +89,7 @@ class Master {
   std::chrono::milliseconds check_limit() const;
   void start_check(TimePoint now);
   std::string say(const std::vector<CheckSchedule::Line>& lines, bool asked);
-  void write_metrics();
+  void write_metrics(bool coalesce = false);
   void read_check();
   void finish_check(const std::optional<CheckOutcome>& outcome);
   std::vector<int> own_fds() const;
@@ -115,6 +115,9 @@ class Master {
   bool check_asked_ = false;  // the check under way is the one asked for
   Metrics metrics_;
   std::string metrics_error_;  // the last failure to write the metrics file, said once
+  static constexpr std::chrono::seconds kMetricsCoalesce{10};
+  TimePoint metrics_written_{};
+  std::optional<TimePoint> metrics_due_;  // a coalesced write waits until then
   TimePoint check_started_{};
   // A verified build in a staged file, run by the candidate until it is ready and installed.
   struct Staged {

@@ -72,8 +72,18 @@ void Master::maybe_check(TimePoint now) {
 
 // The file is for a collector to read: a whole old or new file, no fsync (a machine crash loses
 // counters a restart resets anyway). A failure is said once, and again once it changes.
-void Master::write_metrics() {
+// `coalesce`: a routine check's counters reach the file within kMetricsCoalesce rather than at
+// once: the create and rename of the file cost the master more CPU than a 1 s poll itself
+// (bench/RESULTS.md), and a collector scrapes every 15 s or more.
+void Master::write_metrics(bool coalesce) {
   if (setup_.config.metrics_file.empty()) return;
+  const TimePoint now = Clock::now();
+  if (coalesce && metrics_written_ != TimePoint{} && now < metrics_written_ + kMetricsCoalesce) {
+    metrics_due_ = metrics_written_ + kMetricsCoalesce;
+    return;
+  }
+  metrics_due_.reset();
+  metrics_written_ = now;
   metrics_.build_id = running_build_id_;
   std::string error =
       write_file_atomically(real_sys(), setup_.config.metrics_file, prometheus_text(metrics_), 0644,
@@ -128,7 +138,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     schedule_.failed_to_run(now);
     ++metrics_.checks["failed"];
     metrics_.last_check_time = unix_time_now();
-    write_metrics();
+    write_metrics(true);
     record_check("failed", "the check ended without an answer (helper crashed?)");
     return;
   }
@@ -136,7 +146,7 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
   ++metrics_.checks[outcome_name(outcome->kind)];
   metrics_.download_bytes += outcome->downloaded_bytes;
   metrics_.last_check_time = unix_time_now();
-  write_metrics();
+  write_metrics(true);
   if (outcome->kind != CheckOutcome::Kind::kStaged || outcome->verify_failed) return;
   if (hold_) {
     // Held while it was checked: the build waits at the source for `molt resume`.
