@@ -111,7 +111,8 @@ struct Config {
   std::string log_format = "text";
 
   // The master's counters in the Prometheus text format (node_exporter's textfile collector),
-  // rewritten atomically at every event. Empty: none.
+  // rewritten atomically: at once after an upgrade, a discard, a rollback, a restart or a hold,
+  // and within 10 s after a routine check. Empty: none.
   std::string metrics_file;
   std::shared_ptr<spdlog::logger> logger;
 };
