@@ -1,0 +1,86 @@
+"""`molt run -- PROGRAM` under test: a server in another language, its builds, and load."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+
+from harness import MOLT, PATIENCE, Load, LogWatcher, kill_processes_of_dir, run
+
+
+class RunService:
+    """`molt run` of a server in another language, copied into a temp folder, with a drop folder
+    or URL. `make_build(version, path)` writes the server that answers "hello from VERSION" at
+    `path` and returns its BuildID."""
+
+    def __init__(self, test, make_build, name="server", source=None, extra=(), program_args=()):
+        self.make_build = make_build
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="molt-e2e-run-")
+        test.addCleanup(shutil.rmtree, self.dir, True)
+        self.bin = os.path.join(self.dir, name)
+        self.build_id = make_build("v1", self.bin)
+        os.mkdir(os.path.join(self.dir, "drop"))
+        self.source = source or os.path.join(self.dir, "drop", name)
+        self.pub = os.path.join(self.dir, "molt.pub")
+        self.sec = os.path.join(self.dir, "molt.sec")
+        run(MOLT, "keygen", "-W", "-p", self.pub, "-s", self.sec)
+        argv = [MOLT, "run", "--listen", "127.0.0.1:0", "--source", self.source, "--pubkey",
+                self.pub, "--interval", "1h", "--ready-timeout", "10s", "--probation", "5s"]
+        argv += list(extra) + ["--", self.bin] + list(program_args)
+        self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        test.addCleanup(self.stop)
+        self.log = LogWatcher(self.proc.stderr, os.path.join(self.dir, "master.log"))
+        _, m = self.log.wait_for(r"serving build %s on 127\.0\.0\.1:(\d+)" % self.build_id)
+        self.port = int(m.group(1))
+        _, m = self.wait_ready(self.build_id)
+        self.child = int(m.group(1))
+
+    def wait_ready(self, build_id, start=0):
+        return self.log.wait_for(r"child (\d+) \(build %s\) is ready" % re.escape(build_id),
+                                 start)
+
+    def publish(self, version, root=None):
+        """Signs a build answering `version` and drops it at the source (signature first);
+        `root`: the folder an HTTP source serves. Returns its BuildID."""
+        staging = os.path.join(self.dir, "staging")
+        build_id = self.make_build(version, staging)
+        run(MOLT, "sign", "-s", self.sec, "-m", staging, "-x", staging + ".minisig")
+        target = os.path.join(root, self.name) if root else self.source
+        os.rename(staging + ".minisig", target + ".minisig")
+        os.rename(staging, target)
+        return build_id
+
+    def check(self):
+        """`molt check` (the source polls hourly): the check and the upgrade it starts."""
+        return subprocess.run([MOLT, "check", self.bin], capture_output=True, text=True,
+                              timeout=60 * PATIENCE)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30 * PATIENCE)
+        self.log.thread.join(timeout=10)
+        self.proc.stderr.close()
+        self.log.echo.close()
+        kill_processes_of_dir(self.dir)
+
+
+
+def under_load(test, svc, action, then_body=None):
+    """Runs `action` under a new-connection and a keep-alive client; with `then_body`, waits until
+    both get it. Asserts that no request failed; returns (what action returned, the loads)."""
+    loads = [Load(svc.port, clients=2), Load(svc.port, clients=2, keep_alive=True)]
+    for load in loads:
+        load.wait_for_answers(20)
+    marks = [load.mark() for load in loads]
+    result = action()
+    for load, mark in zip(loads, marks):
+        if then_body:
+            load.wait_for_body(then_body, mark)
+        load.wait_for_answers(load.ok + 20)
+        ok, failures = load.finish()
+        test.assertEqual(failures, [])
+    return result, loads

@@ -1,0 +1,44 @@
+"""`molt run -- PROGRAM` with examples/c/server.c: a server in C with no library at all (fd 3,
+a notify datagram, SIGTERM), upgraded under a new-connection client and a keep-alive client
+with no failed request, from a file drop and from an HTTP source."""
+import os
+import shutil
+import unittest
+
+from harness import BUILD, MOLT, run
+from http_peers import served_folder
+from molt_run import RunService, under_load
+
+
+def c_server(version, path):
+    """The C server built as `version` (tests/CMakeLists.txt builds v1 and v2), at `path`."""
+    shutil.copyfile(os.path.join(BUILD, "tests", "fixtures", "c_server_" + version), path)
+    os.chmod(path, 0o755)
+    return run(MOLT, "build-id", path).stdout.strip()
+
+
+class RunC(unittest.TestCase):
+    def test_upgrade_from_a_file_drop_under_load(self):
+        svc = RunService(self, c_server)
+
+        def upgrade():
+            mark = svc.log.mark()
+            svc.wait_ready(svc.publish("v2"), mark)
+        _, loads = under_load(self, svc, upgrade, "hello from v2")
+        for load in loads:
+            self.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
+
+    def test_upgrade_from_an_http_source_under_load(self):
+        root, server = served_folder(self)
+        svc = RunService(self, c_server, source=server.url("/server"))
+
+        def upgrade():
+            svc.publish("v2", root)
+            return svc.check()
+        result, _ = under_load(self, svc, upgrade, "hello from v2")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"^build [0-9a-f]{40} serves")  # the GNU build-id
+
+
+if __name__ == "__main__":
+    unittest.main()
