@@ -78,9 +78,10 @@ static int serve(struct conn *c, int draining) {
     size_t used = (size_t)(end + 4 - c->buf);
     static const char body[] = "hello from " VERSION "\n";
     char answer[256];
-    int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
-                     sizeof body - 1, draining ? "Connection: close\r\n" : "", body);
+    int n =
+        snprintf(answer, sizeof answer,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+                 sizeof body - 1, draining ? "Connection: close\r\n" : "", body);
     /* Small answers on a fresh socket buffer: a short write means the client is gone. */
     if (send(c->fd, answer, (size_t)n, MSG_NOSIGNAL) != n || draining) return 0;
     memmove(c->buf, c->buf + used, c->len - used);
@@ -113,8 +114,10 @@ int main(int argc, char **argv) {
     if (draining && nconns == 0) return 0;
     struct pollfd fds[kMaxConns + 1];
     int n = 0;
-    for (int i = 0; i < nconns; i++) fds[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-    if (!draining && nconns < kMaxConns) fds[n++] = (struct pollfd){.fd = kListenFd, .events = POLLIN};
+    for (int i = 0; i < nconns; i++)
+      fds[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    if (!draining && nconns < kMaxConns)
+      fds[n++] = (struct pollfd){.fd = kListenFd, .events = POLLIN};
     if (poll(fds, (nfds_t)n, 500) < 0 && errno != EINTR) return 1;
     long long now = now_ms();
 
