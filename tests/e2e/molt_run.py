@@ -6,7 +6,14 @@ import signal
 import subprocess
 import tempfile
 
-from harness import MOLT, PATIENCE, Load, LogWatcher, kill_processes_of_dir, run
+from harness import BUILD, MOLT, PATIENCE, Load, LogWatcher, kill_processes_of_dir, run
+
+
+def c_server(version, path):
+    """The C server built as `version` (tests/CMakeLists.txt builds v1 and v2), at `path`."""
+    shutil.copyfile(os.path.join(BUILD, "tests", "fixtures", "c_server_" + version), path)
+    os.chmod(path, 0o755)
+    return run(MOLT, "build-id", path).stdout.strip()
 
 
 class RunService:

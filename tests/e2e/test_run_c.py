@@ -1,20 +1,10 @@
 """`molt run -- PROGRAM` with examples/c/server.c: a server in C with no library at all (fd 3,
 a notify datagram, SIGTERM), upgraded under a new-connection client and a keep-alive client
 with no failed request, from a file drop and from an HTTP source."""
-import os
-import shutil
 import unittest
 
-from harness import BUILD, MOLT, run
 from http_peers import served_folder
-from molt_run import RunService, under_load
-
-
-def c_server(version, path):
-    """The C server built as `version` (tests/CMakeLists.txt builds v1 and v2), at `path`."""
-    shutil.copyfile(os.path.join(BUILD, "tests", "fixtures", "c_server_" + version), path)
-    os.chmod(path, 0o755)
-    return run(MOLT, "build-id", path).stdout.strip()
+from molt_run import RunService, c_server, under_load
 
 
 class RunC(unittest.TestCase):
