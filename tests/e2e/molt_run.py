@@ -1,4 +1,5 @@
 """`molt run -- PROGRAM` under test: a server in another language, its builds, and load."""
+import json
 import os
 import re
 import shutil
@@ -6,7 +7,19 @@ import signal
 import subprocess
 import tempfile
 
-from harness import BUILD, MOLT, PATIENCE, Load, LogWatcher, kill_processes_of_dir, run
+from harness import (BUILD, MOLT, PATIENCE, Load, LogWatcher, kill_processes_of_dir, run,
+                     wait_until)
+
+
+def wait_first_check(bin_path):
+    """Until the master's first check (at its start) is over, as `molt status` says: a build
+    published before then may be taken by that check rather than by the one a test asks for."""
+    def done():
+        out = subprocess.run([MOLT, "status", "--json", bin_path], capture_output=True,
+                             text=True).stdout
+        status = json.loads(out) if out else {}
+        return status.get("last_check") is not None and not status.get("checking")
+    wait_until(done, "the master's first check")
 
 
 def c_server(version, path):
@@ -44,6 +57,7 @@ class RunService:
         self.port = int(m.group(1))
         _, m = self.wait_ready(self.build_id)
         self.child = int(m.group(1))
+        wait_first_check(self.bin)
 
     def wait_ready(self, build_id, start=0):
         return self.log.wait_for(r"child (\d+) \(build %s\) is ready" % re.escape(build_id),

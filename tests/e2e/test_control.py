@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness import MOLT, Load, Service
 from http_peers import served_folder
+from molt_run import wait_first_check
 
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
@@ -30,6 +31,7 @@ class Control(unittest.TestCase):
         root, server = served_folder(self)
         svc = Service(self, source=server.url("/app"), interval="1h", **kw)
         svc.root = root
+        wait_first_check(svc.bin)
         return svc
 
     def publish(self, svc, build):
