@@ -16,7 +16,7 @@ UNITS = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "systemd
 
 class SystemdNotify(unittest.TestCase):
     def fake_manager(self):
-        """A datagram socket standing for systemd's NOTIFY_SOCKET, set for what starts next."""
+        """A datagram socket standing for systemd's NOTIFY_SOCKET: (the socket, its path)."""
         path = os.path.join(tempfile.mkdtemp(prefix="molt-notify-"), "notify")
         manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         manager.bind(path)
@@ -42,11 +42,7 @@ class SystemdNotify(unittest.TestCase):
         self.assertIn("STATUS=serving build %s" % v2, second)
 
     def test_ready_and_mainpid_reach_the_service_manager(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="molt-notify-"), "notify")
-        manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        manager.bind(path)
-        manager.settimeout(30)
-        self.addCleanup(manager.close)
+        manager, path = self.fake_manager()
         os.environ["NOTIFY_SOCKET"] = path
         try:
             svc = Service(self)
