@@ -19,6 +19,9 @@ namespace {
 
 constexpr std::string_view kMoltNoteSection = ".note.molt.build-id";
 constexpr std::string_view kGnuNoteSection = ".note.gnu.build-id";
+// Go's linker writes the build ID `go tool buildid` prints here (owner "Go", type 4).
+constexpr std::string_view kGoNoteSection = ".note.go.buildid";
+constexpr std::uint32_t kGoBuildIdType = 4;
 constexpr std::string_view kContentHashPrefix = "sha256-";
 
 struct Note {
@@ -40,7 +43,7 @@ std::vector<Note> parse_notes(std::string_view bytes) {  // views into `bytes`
     std::size_t end = desc_at + align4(header[1]);
     if (desc_at > bytes.size() || desc_at + header[1] > bytes.size()) break;
     std::string_view owner = bytes.substr(name_at, header[0]);
-    if (!owner.empty() && owner.back() == '\0') owner.remove_suffix(1);
+    while (!owner.empty() && owner.back() == '\0') owner.remove_suffix(1);  // Go pads "Go\0\0"
     notes.push_back({owner, header[2], bytes.substr(desc_at, header[1])});
     pos = end;
   }
@@ -147,6 +150,7 @@ std::optional<std::string> find_build_id(const ElfFile& file, std::string& error
     return rest.substr(0, rest.find('\0'));
   };
   std::optional<std::string> gnu_id;
+  std::optional<std::string> go_id;
   for (const Shdr& s : sections) {
     std::string_view name = name_of(s);
     if (name == kMoltNoteSection) {
@@ -163,9 +167,17 @@ std::optional<std::string> find_build_id(const ElfFile& file, std::string& error
           gnu_id = to_hex(note.desc);
         }
       }
+    } else if (name == kGoNoteSection) {
+      std::string bytes = contents(s);
+      for (const Note& note : parse_notes(bytes)) {
+        if (note.owner == "Go" && note.type == kGoBuildIdType && !note.desc.empty()) {
+          go_id = std::string(note.desc);
+        }
+      }
     }
   }
   if (gnu_id) return gnu_id;
+  if (go_id) return go_id;
   // Neither note: the build is named by its content.
   std::optional<std::string> hash = file.sha256_hex(error);
   if (!hash) return std::nullopt;

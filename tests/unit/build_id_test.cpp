@@ -159,6 +159,27 @@ TEST_F(BuildIdTest, FileLargerThanOneChunkIsHashedWhole) {
   EXPECT_EQ(read_build_id(path, error), sha256_build_id(path)) << error;
 }
 
+TEST_F(BuildIdTest, AGoBuildIdNoteNamesABinaryWithoutTheOthers) {
+  // As Go's linker writes it: owner "Go\0\0" (namesz 4), type 4, the ID `go tool buildid` prints.
+  const std::string go_id = "abcDEF123_-/ghiJKL456_-/mnoPQR789_-/stuVWX012_-";
+  std::string note;
+  auto u32 = [&](std::uint32_t v) { note.append(reinterpret_cast<const char*>(&v), 4); };
+  u32(4);
+  u32(static_cast<std::uint32_t>(go_id.size()));
+  u32(4);
+  note += std::string("Go\0\0", 4) + go_id;
+  note.append((4 - go_id.size() % 4) % 4, '\0');
+  std::string note_file = write("go.note", note);
+  std::string path = (dir_ / "gobin").string();
+  ASSERT_EQ(std::system(strip_notes("/bin/true", path).c_str()), 0);
+  ASSERT_EQ(std::system(("objcopy --add-section .note.go.buildid='" + note_file +
+                         "' --set-section-flags .note.go.buildid=alloc,readonly '" + path + "'")
+                            .c_str()),
+            0);
+  std::string error;
+  EXPECT_EQ(read_build_id(path, error), go_id) << error;
+}
+
 TEST_F(BuildIdTest, AFileThatIsNotElfIsNamedByItsContent) {
   std::string error;
   std::string script = write("script", "#!/bin/sh\necho hi\n");
