@@ -38,6 +38,23 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 constexpr double kMs = 1000.0;
 
+// execv(bin, argv) with the handover's descriptors and its memfd kept open and named in the
+// environment: the probe and the re-exec alike. Returns errno when the exec failed, with the
+// descriptors close-on-exec again and the variable gone.
+int exec_with_handover(const std::string& bin, std::vector<std::string> args, const Handover& h,
+                       const Fd& memfd) {
+  std::vector<int> keep = h.fds();
+  keep.push_back(memfd.get());
+  set_cloexec(keep, false);
+  ::setenv(env::kHandoverFd, std::to_string(memfd.get()).c_str(), 1);
+  std::vector<char*> argv = c_strings(args);
+  ::execv(bin.c_str(), argv.data());
+  int cause = errno;
+  ::unsetenv(env::kHandoverFd);
+  set_cloexec(keep, true);
+  return cause;
+}
+
 }  // namespace
 
 Handover Master::handover() const {
@@ -147,14 +164,8 @@ void Master::start_probe() {
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    std::vector<int> keep = h.fds();
-    keep.push_back(memfd->get());
-    set_cloexec(keep, false);
-    ::setenv(env::kHandoverFd, std::to_string(memfd->get()).c_str(), 1);
     ::setenv(env::kHandoverProbe, "1", 1);
-    std::vector<std::string> args = setup_.argv;
-    std::vector<char*> argv = c_strings(args);
-    ::execv(setup_.bin_path.c_str(), argv.data());
+    exec_with_handover(setup_.bin_path, setup_.argv, h, *memfd);
     _exit(127);
   }
   logger().info("build {} passed probation: asking it whether it can take over as the master",
@@ -188,16 +199,7 @@ void Master::reexec() {
   logger().info("re-executing the master as build {} (it runs build {}'s code)", running_build_id_,
                 own_build_id_);
   logger().flush();
-  std::vector<int> keep = h.fds();
-  keep.push_back(memfd->get());
-  set_cloexec(keep, false);
-  ::setenv(env::kHandoverFd, std::to_string(memfd->get()).c_str(), 1);
-  std::vector<std::string> args = setup_.argv;
-  std::vector<char*> argv = c_strings(args);
-  ::execv(setup_.bin_path.c_str(), argv.data());
-  int cause = errno;
-  ::unsetenv(env::kHandoverFd);
-  set_cloexec(keep, true);
+  int cause = exec_with_handover(setup_.bin_path, setup_.argv, h, *memfd);
   logger().error("cannot re-execute the master as {}: {}; it keeps running build {}'s code",
                  setup_.bin_path, std::strerror(cause), own_build_id_);
 }
