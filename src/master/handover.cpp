@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "util/json.hpp"
+#include "util/small_file.hpp"
 #include "util/write_all.hpp"
 
 namespace molt::internal {
@@ -204,23 +205,10 @@ std::optional<std::string> read_handover_fd(const char* fd_text, std::string& er
     error = std::string("MOLT_HANDOVER_FD=") + fd_text + " is not an open descriptor";
     return std::nullopt;
   }
-  Fd owned(fd);
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = std::string("handover: read: ") + std::strerror(errno);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > kMaxHandover) {
-      error = "handover: larger than " + std::to_string(kMaxHandover) + " bytes";
-      return std::nullopt;
-    }
-  }
+  Fd owned(fd);  // read through its /proc name, as any small file is: bounded, regular only
+  std::optional<std::string> text =
+      read_small_file("/proc/self/fd/" + std::to_string(fd), kMaxHandover, error);
+  if (!text) error = "handover: " + error;
   return text;
 }
 
