@@ -43,16 +43,17 @@ class JsonFormatter final : public spdlog::formatter {
     std::size_t n = std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(time + n, sizeof time - n, ".%03ldZ", ms);
     spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
-    std::string line = std::string("{\"time\":\"") + time + "\",\"level\":\"" +
-                       std::string(level.data(), level.size()) +
-                       "\",\"pid\":" + std::to_string(pid_) + ",\"role\":\"" + role_ +
-                       "\",\"message\":\"" +
-                       json_escape(std::string_view(msg.payload.data(), msg.payload.size())) + "\"";
+    JsonObject line;
+    line.string("time", time)
+        .string("level", std::string_view(level.data(), level.size()))
+        .number("pid", std::int64_t{pid_})
+        .string("role", role_)
+        .string("message", std::string_view(msg.payload.data(), msg.payload.size()));
     const LogBuild& build = log_build();
-    if (!build.build_id.empty()) line += ",\"build_id\":" + json_quote(build.build_id);
-    if (build.generation) line += ",\"generation\":" + std::to_string(build.generation);
-    line += "}\n";
-    dest.append(line.data(), line.data() + line.size());
+    if (!build.build_id.empty()) line.string("build_id", build.build_id);
+    if (build.generation) line.number("generation", std::int64_t{build.generation});
+    std::string text = line.str() + "\n";
+    dest.append(text.data(), text.data() + text.size());
   }
 
   std::unique_ptr<spdlog::formatter> clone() const override {
