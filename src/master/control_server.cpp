@@ -162,7 +162,11 @@ void ControlServer::read_from(int id, Connection& c, TimePoint now,
 }
 
 void ControlServer::refuse(Connection& c, const std::string& error, TimePoint now) {
-  c.out = error_answer(error) + "\n";
+  set_answer(c, error_answer(error), now);
+}
+
+void ControlServer::set_answer(Connection& c, const std::string& json, TimePoint now) {
+  c.out = json + "\n";
   c.answered = true;
   c.deadline = now + kIoTimeout;
 }
@@ -170,9 +174,7 @@ void ControlServer::refuse(Connection& c, const std::string& error, TimePoint no
 void ControlServer::answer(int connection, const std::string& json) {
   auto it = connections_.find(connection);
   if (it == connections_.end() || !it->second.asked || it->second.answered) return;
-  it->second.out = json + "\n";
-  it->second.answered = true;
-  it->second.deadline = Clock::now() + kIoTimeout;
+  set_answer(it->second, json, Clock::now());
   if (!flush(it->second)) connections_.erase(it);
 }
 

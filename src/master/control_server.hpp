@@ -70,6 +70,8 @@ class ControlServer {
   void accept_all(TimePoint now);
   void read_from(int id, Connection& c, TimePoint now, std::vector<Request>& requests);
   void refuse(Connection& c, const std::string& error, TimePoint now);
+  // `json` is the last thing the connection gets; it has kIoTimeout to be read.
+  void set_answer(Connection& c, const std::string& json, TimePoint now);
   bool flush(Connection& c);  // false once the connection is done with
 
   Fd listener_;

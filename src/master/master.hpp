@@ -165,6 +165,7 @@ class Master {
   std::string status_json() const;
   std::string current_json(pid_t pid) const;
   void request_check(int connection);
+  std::string why_not_now() const;
   void request_restart(int connection);
   void request_rollback(int connection);
   void set_hold(int connection, const std::string& reason);

@@ -118,11 +118,16 @@ void Master::request_check(int connection) {
       {.connection = connection, .command = control::kCheck, .checks_target = checks_started_ + 1});
 }
 
+// Why a restart or a rollback cannot start now (they are refused, not queued); empty if it can.
+std::string Master::why_not_now() const {
+  if (supervisor_.stopping()) return "the master is stopping";
+  if (supervisor_.busy()) return "a new child is starting already: ask again once it is ready";
+  return {};
+}
+
 void Master::request_restart(int connection) {
-  if (supervisor_.stopping()) return answer(connection, false, "refused", "the master is stopping");
-  if (supervisor_.busy()) {
-    return answer(connection, false, "refused",
-                  "a new child is starting already: ask again once it is ready");
+  if (std::string busy = why_not_now(); !busy.empty()) {
+    return answer(connection, false, "refused", busy);
   }
   std::optional<pid_t> old = supervisor_.current_pid();
   if (!old) {
@@ -136,10 +141,8 @@ void Master::request_restart(int connection) {
 // (a hard link to it is the staged file: no copy), and installed once ready. The build it
 // replaces is marked bad then, so the source cannot bring it back.
 void Master::request_rollback(int connection) {
-  if (supervisor_.stopping()) return answer(connection, false, "refused", "the master is stopping");
-  if (supervisor_.busy()) {
-    return answer(connection, false, "refused",
-                  "a new child is starting already: ask again once it is ready");
+  if (std::string busy = why_not_now(); !busy.empty()) {
+    return answer(connection, false, "refused", busy);
   }
   const std::string prev = prev_path(setup_.bin_path);
   struct stat st {};
