@@ -66,14 +66,15 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
         sys.exit("server.py: run me with molt run (no listener on fd 3)")
+    # SIGTERM is blocked here, so in every thread started below, and taken by sigwait: a handler
+    # would run only in the main thread, which a signal delivered to another thread never wakes.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     server = Server()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, args=(0.5,))
     thread.start()
     if "--no-notify" not in sys.argv:
         notify("READY=1")
-    stop.wait()
+    signal.sigwait({signal.SIGTERM})
     draining.set()
     notify("STOPPING=1")
     server.shutdown()      # accepts no more
