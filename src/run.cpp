@@ -1,6 +1,7 @@
 // molt::run: decides this process's role and starts it.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "master/listeners.hpp"
 #include "master/master.hpp"
 #include "master/master_lock.hpp"
+#include "master/ready_mode.hpp"
 #include "master/spawn.hpp"
 #include "protocol/environment.hpp"
 #include "util/address.hpp"
@@ -93,22 +95,18 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
   }
   std::optional<std::vector<Address>> addresses = parse_addresses(config.listen, error);
   if (!addresses) return std::nullopt;
-  if (config.ready == "notify") {
-    setup.ready_delay.reset();
-  } else if (config.ready.starts_with("delay:")) {
-    std::string cause;
-    setup.ready_delay = parse_duration(config.ready.substr(6), cause);
-    if (!setup.ready_delay) {
-      error = "ready mode " + config.ready + ": " + cause;
-      return std::nullopt;
-    }
-  } else {
-    error = "ready mode " + config.ready + " is unknown: notify or delay:DURATION";
-    return std::nullopt;
-  }
-  if (setup.ready_delay && *setup.ready_delay >= config.ready_timeout) {
+  std::optional<ReadyMode> ready = ReadyMode::parse(config.ready, error);
+  if (!ready) return std::nullopt;
+  setup.ready = *ready;
+  if (ready->kind == ReadyMode::Kind::kDelay && ready->delay >= config.ready_timeout) {
     error = "ready mode " + config.ready + " waits as long as the ready timeout (" +
             format_duration(config.ready_timeout) + ") or longer: no child could be ready";
+    return std::nullopt;
+  }
+  if (ready->needs_tcp_listener() &&
+      std::none_of(addresses->begin(), addresses->end(),
+                   [](const Address& a) { return a.kind == Address::Kind::kTcp; })) {
+    error = "ready mode " + config.ready + " connects to a TCP listener, and --listen names none";
     return std::nullopt;
   }
   char self[4096];

@@ -4,6 +4,7 @@ alone. What it needs from molt is systemd's socket activation and sd_notify, not
 
   - its listening socket is fd 3 (LISTEN_FDS=1; it never binds a port itself);
   - it says READY=1 on the datagram socket NOTIFY_SOCKET names once it serves;
+  - GET /healthz answers 200 once it serves, for a master told `--ready http:/healthz`;
   - on SIGTERM it says STOPPING=1, stops accepting, answers what it has (a keep-alive client's
     next request gets "Connection: close") and exits.
 
@@ -41,8 +42,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/crash" and VERSION.endswith("-fragile"):
             os._exit(1)  # a test build that fails under traffic, for the probation tests
-        body = ("hello from %s\n" % VERSION).encode()
-        self.send_response(200)
+        status, body = 200, ("hello from %s\n" % VERSION).encode()
+        if self.path == "/healthz":  # for `molt run --ready http:/healthz`
+            status, body = 200, b"ok\n"
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         if draining.is_set():

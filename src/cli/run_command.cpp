@@ -47,8 +47,10 @@ void add_run_command(CLI::App& app) {
       "and a NOTIFY_SOCKET, and its file is upgraded from the source as a molt program is");
   opt->flags = std::make_unique<ConfigFlags>(*run, opt->config);
   run->add_option("--ready", opt->config.ready,
-                  "how a new child shows it is ready: notify (READY=1 on NOTIFY_SOCKET) or "
-                  "delay:DURATION (it ran that long)")
+                  "how a new child shows it is ready: notify (READY=1 on NOTIFY_SOCKET), "
+                  "http:PATH (GET PATH on the first TCP listener, accepted by it, answers 2xx), "
+                  "tcp (it accepts a connection there), exec:COMMAND (COMMAND exits 0; it gets "
+                  "MOLT_CHILD_PID and MOLT_LISTEN) or delay:DURATION (it ran that long)")
       ->capture_default_str();
   run->add_option("--drain-signal", opt->drain_signal,
                   "the signal PROGRAM drains on: TERM, INT, QUIT (nginx-style), USR1, ...")

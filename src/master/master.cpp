@@ -113,7 +113,6 @@ int Master::run() {
     log_serving_build();
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
-    ready_by_delay(now);
     if (metrics_due_ && now >= *metrics_due_) write_metrics();
     maybe_check(now);
     maybe_reexec(now);
@@ -129,6 +128,11 @@ int Master::run() {
       fds.push_back({slot.notify.fd(), POLLIN, 0});
       notify_owner.push_back(pid);
     }
+    // Children whose readiness a probe tells, in children_'s order (step_ready_probes).
+    const std::size_t first_probe = fds.size();
+    for (const auto& [pid, slot] : children_) {
+      if (slot.probe) fds.push_back(slot.probe->poll_fd());
+    }
     const std::size_t first_control = fds.size();
     if (control_) {
       for (const pollfd& p : control_->poll_fds()) fds.push_back(p);
@@ -139,6 +143,7 @@ int Master::run() {
       return 1;
     }
     if (control_) control_->expire(Clock::now());
+    step_ready_probes(fds, first_probe, Clock::now());
     if (ready <= 0) continue;
     if (fds[0].revents) handle_signals();
     if (fds[1].revents) {
@@ -189,7 +194,7 @@ int Master::poll_timeout(TimePoint now) const {
   if (probe_) consider(probe_->deadline);
   if (metrics_due_) consider(*metrics_due_);
   for (const auto& [pid, slot] : children_) {
-    if (slot.ready_due) consider(*slot.ready_due);
+    if (slot.probe) consider(slot.probe->deadline());
   }
   if (!next) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();

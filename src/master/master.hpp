@@ -24,6 +24,8 @@
 #include "master/handover.hpp"
 #include "master/hold.hpp"
 #include "master/metrics.hpp"
+#include "master/ready_mode.hpp"
+#include "master/ready_probe.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
 #include "util/fd.hpp"
@@ -43,7 +45,7 @@ struct MasterSetup {
   // Started from <bin> itself, so its own code may follow <bin> (re-exec after an upgrade).
   bool master_runs_bin = false;
   std::optional<Handover> handover;  // this master is the previous one's process, re-executed
-  std::optional<std::chrono::milliseconds> ready_delay;  // Config::ready "delay:D"; else notify
+  ReadyMode ready;                   // Config::ready
 };
 
 class Master {
@@ -64,8 +66,8 @@ class Master {
     std::uint64_t start_ticks = 0;  // for the record of child groups (child_groups.hpp)
     int foreign_messages = 0;       // dropped since the last warning
     TimePoint foreign_warned{};
-    double ready_at = 0;                 // Unix time it first said READY=1; 0 before
-    std::optional<TimePoint> ready_due;  // Config::ready "delay:D": when it counts as ready
+    double ready_at = 0;                // Unix time it first said READY=1; 0 before
+    std::unique_ptr<ReadyProbe> probe;  // until it is ready, unless Config::ready is "notify"
   };
 
   bool setup_signals();
@@ -96,7 +98,9 @@ class Master {
   void maybe_check(TimePoint now);
   int poll_timeout(TimePoint now) const;
   void log_serving_build();
-  void ready_by_delay(TimePoint now);
+  std::optional<pid_t> child_probed_by(pid_t command) const;  // runs that readiness command
+  void probe_passed(pid_t pid, TimePoint now);
+  void step_ready_probes(const std::vector<pollfd>& polled, std::size_t first, TimePoint now);
 
   MasterSetup setup_;
   Supervisor supervisor_;

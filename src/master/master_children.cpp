@@ -1,4 +1,5 @@
 // The master's children: starting one, hearing what it says on its notify socket, and reaping it.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,8 +28,16 @@ void Master::reap() {
     // A generation ends with its leader: what it left (workers that ignored the drain signal)
     // would answer for the old build. As systemd does with a unit's remaining processes.
     int remains = children_.contains(pid) ? kill_group_remains(pid) : 0;
+    std::optional<pid_t> probed = child_probed_by(pid);
+    if (probed) ::kill(-pid, SIGKILL);  // what a readiness command left behind
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) != pid) return;
+    if (probed) {
+      if (children_.at(*probed).probe->exited(status, Clock::now())) {
+        probe_passed(*probed, Clock::now());
+      }
+      continue;
+    }
     if (probe_ && probe_->pid == pid) {
       probe_exited(status);
       continue;
@@ -71,6 +80,7 @@ void Master::handle_notify(pid_t pid, ChildSlot& slot) {
       logger().info("child {} stopped accepting; finishing what it has", pid);
     }
     if (message.contains("READY") && message.at("READY") == "1") {
+      slot.probe.reset();  // READY=1 counts in every mode
       apply(supervisor_.child_ready(pid, Clock::now()));
     }
     if (auto it = message.find(env::kRequestField); it != message.end()) {
@@ -135,7 +145,10 @@ void Master::spawn(const Supervisor::Action& action) {
                   from_staged ? ", from the staged file" : "");
     auto [slot, _] = children_.emplace(
         *pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(*pid)});
-    if (setup_.ready_delay) slot->second.ready_due = Clock::now() + *setup_.ready_delay;
+    if (setup_.ready.kind != ReadyMode::Kind::kNotify) {
+      slot->second.probe = std::make_unique<ReadyProbe>(
+          setup_.ready, *pid, ReadyProbe::target_of(setup_.listeners), Clock::now());
+    }
     record_child_groups();
   }
   // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
@@ -143,17 +156,36 @@ void Master::spawn(const Supervisor::Action& action) {
   apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid || exec_failed));
 }
 
-// Config::ready "delay:D": a child that has run that long without exiting counts as ready, as if
-// it had sent READY=1.
-void Master::ready_by_delay(TimePoint now) {
-  std::vector<pid_t> due;
+// Config::ready other than "notify": each probe whose fd is ready or whose deadline passed moves
+// on; a child whose probe says so is ready, as if it had sent READY=1. `polled` holds the probes'
+// fds from `first` on, in children_'s order, as run() put them there.
+void Master::step_ready_probes(const std::vector<pollfd>& polled, std::size_t first,
+                               TimePoint now) {
+  std::vector<pid_t> pids;
+  for (const auto& [pid, slot] : children_) pids.push_back(pid);
+  std::vector<pid_t> ready;
+  std::size_t i = first;
   for (auto& [pid, slot] : children_) {
-    if (slot.ready_due && now >= *slot.ready_due) {
-      slot.ready_due.reset();
-      due.push_back(pid);
-    }
+    if (!slot.probe) continue;
+    short revents = i < polled.size() ? polled[i++].revents : 0;
+    if (slot.probe->step(revents, now, pids)) ready.push_back(pid);
   }
-  for (pid_t pid : due) apply(supervisor_.child_ready(pid, now));
+  for (pid_t pid : ready) probe_passed(pid, now);
+}
+
+std::optional<pid_t> Master::child_probed_by(pid_t command) const {
+  for (const auto& [pid, slot] : children_) {
+    if (slot.probe && slot.probe->runs(command)) return pid;
+  }
+  return std::nullopt;
+}
+
+void Master::probe_passed(pid_t pid, TimePoint now) {
+  auto it = children_.find(pid);
+  if (it == children_.end() || !it->second.probe) return;
+  logger().info("child {} passed its readiness probe: {}", pid, it->second.probe->how());
+  it->second.probe.reset();
+  apply(supervisor_.child_ready(pid, now));
 }
 
 void Master::record_child_groups() {

@@ -176,4 +176,33 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
   exec_or_die(image, request.path, report.write.get());
 }
 
+std::optional<pid_t> spawn_command(const std::string& command,
+                                   const std::vector<std::string>& extra_env, std::string& error) {
+  ExecImage image;
+  image.args = {"/bin/sh", "-c", command};
+  image.env = inherited_env();
+  image.env.insert(image.env.end(), extra_env.begin(), extra_env.end());
+  image.finalize();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (pid > 0) {
+    ::setpgid(pid, pid);
+    return pid;
+  }
+  reset_signals();
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+  }
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::execve("/bin/sh", image.argv.data(), image.envp.data());
+  _exit(127);
+}
+
 }  // namespace molt::internal

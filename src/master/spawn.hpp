@@ -25,6 +25,12 @@ struct SpawnRequest {
 std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,
                                  bool& exec_failed);
 
+// Runs `command` with /bin/sh -c in a process group of its own, the environment the children
+// inherit plus `extra_env` ("NAME=value"), stdin and stdout on /dev/null, stderr the master's:
+// readiness commands (--ready exec:). nullopt with `error` when fork fails.
+std::optional<pid_t> spawn_command(const std::string& command,
+                                   const std::vector<std::string>& extra_env, std::string& error);
+
 // "exited with status 1", "was killed by ABRT": a wait status as the log says it.
 std::string describe_exit(int status);
 

@@ -213,9 +213,11 @@ Supervisor::Actions Supervisor::fail_candidate(const std::string& why, TimePoint
   Child failed = *std::exchange(candidate_, std::nullopt);
   Actions actions;
   if (!failed.killed && failed.pid > 0) {
-    // Killed outright: it never served, so there is nothing to drain. Its exit is ignored.
-    draining_.push_back({.pid = failed.pid, .started = now, .deadline = now, .killed = true});
-    actions.push_back({.kind = Kind::kSignal, .pid = failed.pid, .signal = SIGKILL, .reason = why});
+    // Drained, not killed: a child that never became ready may still have accepted connections
+    // on the shared listener (it serves before its health check passes, or before it says
+    // READY=1). One that ignores the drain signal is killed at the drain timeout.
+    Actions drained = drain(failed, now, why);
+    actions.insert(actions.end(), drained.begin(), drained.end());
   }
   if (failed.upgrade) {
     actions.push_back({.kind = Kind::kDiscard,

@@ -72,7 +72,7 @@ struct Config {
   bool supervise = true;
 
   Duration poll_interval{5'000};
-  Duration ready_timeout{30'000};  // a new child must send READY=1 within this
+  Duration ready_timeout{30'000};  // a new child must be ready (Config::ready) within this
   Duration drain_timeout{30'000};  // an old child gets this long to finish before SIGKILL
   Duration probation{10'000};      // a crash within this after an upgrade rolls back
   int drain_signal = SIGTERM;
@@ -88,8 +88,11 @@ struct Config {
   std::vector<std::string> command;
 
   // How a new child shows it is ready: "notify" (it sends READY=1 to NOTIFY_SOCKET: molt
-  // programs, and sd_notify users) or "delay:DURATION" (it has run that long without exiting: a
-  // last resort for a program that cannot say so).
+  // programs, and sd_notify users), "http:PATH" (a GET on the first TCP listener that this
+  // child accepts answers 2xx), "tcp" (this child accepts a connection there), "exec:COMMAND"
+  // (/bin/sh -c COMMAND exits 0; it gets MOLT_CHILD_PID and MOLT_LISTEN) or "delay:DURATION"
+  // (it has run that long without exiting: a last resort). READY=1 counts in every mode. The
+  // README says how a probe tells the new child from the old one on the shared listener.
   std::string ready = "notify";
 
   // Public keys (minisign format files) any of which may sign an artifact. A source without a

@@ -33,7 +33,7 @@ class NotifyAuth(unittest.TestCase):
         return svc, load, mark, int(m.group(1))
 
     def assert_never_installed(self, svc, load, mark, candidate):
-        svc.log.wait_for(r"killing child %d: not ready within" % candidate, mark)
+        svc.log.wait_for(r"draining child %d \(not ready within" % candidate, mark)
         svc.log.wait_for(r"build v2-slow .*: discarded; build v1 serves on", mark)
         self.assertFalse([l for l in svc.log.since(mark) if "installed build v2-slow" in l])
         ok, failures = load.finish()

@@ -83,7 +83,7 @@ class Rollback(unittest.TestCase):
         self.assertTrue(filecmp.cmp(svc.bin, hello_build("v1"), shallow=False))
 
     def test_build_not_ready_in_time_is_discarded(self):
-        self.check_discarded("v2_slow", "v2-slow", r"killing child \d+: not ready within")
+        self.check_discarded("v2_slow", "v2-slow", r"draining child \d+ \(not ready within")
 
     def test_build_that_exits_at_start_is_discarded(self):
         self.check_discarded("v2_crash", "v2-crash", r"child \d+ \(build v2-crash\) exited")

@@ -1,6 +1,7 @@
 """`molt run -- PROGRAM` with examples/c/server.c: a server in C with no library at all (fd 3,
 a notify datagram, SIGTERM), upgraded under a new-connection client and a keep-alive client
-with no failed request, from a file drop and from an HTTP source."""
+with no failed request, from a file drop and from an HTTP source, and made ready by `--ready tcp`
+when it does not notify."""
 import unittest
 
 from http_peers import served_folder
@@ -28,6 +29,16 @@ class RunC(unittest.TestCase):
         result, _ = under_load(self, svc, upgrade, "hello from v2")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"^build [0-9a-f]{40} serves")  # the GNU build-id
+
+    def test_ready_by_tcp_for_a_program_that_does_not_notify_under_load(self):
+        svc = RunService(self, c_server, extra=["--ready", "tcp"], program_args=["--no-notify"])
+
+        def upgrade():
+            mark = svc.log.mark()
+            svc.wait_ready(svc.publish("v2"), mark)
+            svc.log.wait_for(r"passed its readiness probe: it accepted a connection on "
+                             r"127\.0\.0\.1:%d" % svc.port, mark)
+        under_load(self, svc, upgrade, "hello from v2")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ a crash during probation rolls back."""
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import unittest
+import urllib.request
 
 from harness import MOLT, run
 from http_peers import served_folder
@@ -25,8 +28,16 @@ def server_script(version, path):
         text = f.read()
     text, n = re.subn(r'^VERSION = "v1"', 'VERSION = "%s"' % version, text, flags=re.M)
     assert n == 1
+    def change(old, new):
+        nonlocal text
+        assert old in text, old
+        text = text.replace(old, new, 1)
     if version.endswith("-crash"):  # a build that exits before it serves
-        text = text.replace("    server = Server()\n", "    sys.exit(3)\n", 1)
+        change("    server = Server()\n", "    sys.exit(3)\n")
+    if version.endswith("-unhealthy"):  # a build that serves, but whose health check fails
+        change('status, body = 200, b"ok\\n"', 'status, body = 503, b"unwell\\n"')
+    if version.endswith("-deaf"):  # a build that runs and never accepts a connection
+        change("    server = Server()\n", "    signal.sigwait({signal.SIGTERM})\n    sys.exit(0)\n")
     with open(path, "w") as f:
         f.write(text)
     os.chmod(path, 0o755)
@@ -99,11 +110,102 @@ class RunPython(unittest.TestCase):
         self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), svc.build_id)
 
     def test_bad_ready_modes_and_signals_are_usage_errors(self):
-        for extra in (["--ready", "http:/healthz"], ["--ready", "delay:soon"],
-                      ["--drain-signal", "SIGNOPE"]):
-            p = subprocess.run([MOLT, "run", "--listen", "127.0.0.1:0"] + extra +
-                               ["--", "/bin/true"], capture_output=True, text=True, timeout=30)
+        for extra, cause in (
+                (["--ready", "http:healthz"], "the path must begin with /"),
+                (["--ready", "http:/a b"], "no space or control character"),
+                (["--ready", "exec: "], "no command"),
+                (["--ready", "delay:soon"], "soon"),
+                (["--ready", "probe"], "unknown"),
+                (["--listen", "unix:/tmp/molt-e2e-ready.sock", "--ready", "tcp"],
+                 "--listen names none"),
+                (["--drain-signal", "SIGNOPE"], "not a signal")):
+            listen = [] if "--listen" in extra else ["--listen", "127.0.0.1:0"]
+            p = subprocess.run([MOLT, "run"] + listen + extra + ["--", "/bin/true"],
+                               capture_output=True, text=True, timeout=30)
             self.assertEqual(p.returncode, 2, (extra, p.stderr))
+            self.assertIn(cause, p.stderr.splitlines()[0])
+
+
+class RunPythonReadyProbes(unittest.TestCase):
+    """`--ready http:PATH`, `tcp` and `exec:COMMAND`, for a program that does not notify. The
+    listener is shared: while the new child starts, the old one accepts the master's probes too,
+    and its healthy answers must never make the new build look ready."""
+
+    def probed(self, mode):
+        return RunService(self, server_script, "server.py", extra=["--ready", mode],
+                          program_args=["--no-notify"])
+
+    def test_ready_by_http_healthz_under_load(self):
+        svc = self.probed("http:/healthz")
+        mark = svc.log.mark()
+
+        def upgrade():
+            v2 = svc.publish("v2")
+            svc.wait_ready(v2, mark)
+            return v2
+        v2, loads = under_load(self, svc, upgrade, "hello from v2")
+        for load in loads:
+            self.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
+        svc.log.wait_for(r"child \d+ passed its readiness probe: GET /healthz "
+                                   r"answered 200", mark)
+        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)
+
+    def test_a_build_whose_health_check_fails_is_discarded_while_the_old_one_serves(self):
+        svc = self.probed("http:/healthz")
+
+        def bad_upgrade():
+            mark = svc.log.mark()
+            bad = svc.publish("v2-unhealthy")
+            svc.log.wait_for(r"is not ready yet: GET /healthz answered 503", mark)
+            svc.log.wait_for(r"build %s .*: discarded; build %s serves on" % (bad, svc.build_id),
+                             mark)
+            # Drained, not killed: it served from its first accept, before its check failed.
+            svc.log.wait_for(r"child \d+ \(build %s\) exited with status 0" % bad, mark)
+        _, loads = under_load(self, svc, bad_upgrade)
+        for load in loads:
+            self.assertLessEqual(set(load.bodies), {"hello from v1", "hello from v2-unhealthy"})
+        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), svc.build_id)
+        answers = set()
+        for _ in range(10):
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % svc.port, timeout=10) as r:
+                answers.add(r.read().decode().strip())
+        self.assertEqual(answers, {"hello from v1"})
+
+    def test_ready_by_tcp_needs_the_new_child_itself_to_accept(self):
+        svc = self.probed("tcp")
+
+        def deaf_upgrade():  # the old child accepts every probe the new one leaves
+            mark = svc.log.mark()
+            deaf = svc.publish("v2-deaf")
+            svc.log.wait_for(r"build %s .*: discarded; build %s serves on"
+                             % (deaf, svc.build_id), mark)
+        _, loads = under_load(self, svc, deaf_upgrade)
+        for load in loads:
+            self.assertEqual(set(load.bodies), {"hello from v1"})
+
+        mark = svc.log.mark()
+        v3 = svc.publish("v3")
+        svc.wait_ready(v3, mark)
+        svc.log.wait_for(r"passed its readiness probe: it accepted a connection on 127\.0\.0\.1:%d"
+                         % svc.port, mark)
+
+    def test_ready_by_a_command(self):
+        flag = os.path.join(tempfile.mkdtemp(prefix="molt-e2e-exec-"), "go")
+        self.addCleanup(shutil.rmtree, os.path.dirname(flag), True)
+        # Ready once the test says so; the command is told which child and listener it is about.
+        open(flag, "w").close()  # the first child: ready at once
+        svc = self.probed("exec:test -e %s && echo $MOLT_CHILD_PID $MOLT_LISTEN > %s.who"
+                          % (flag, flag))
+        mark = svc.log.mark()
+        os.unlink(flag)
+        v2 = svc.publish("v2")
+        svc.log.wait_for(r"is not ready yet: its readiness command exited with status 1", mark)
+        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), svc.build_id)
+        open(flag, "w").close()
+        _, m = svc.wait_ready(v2, mark)
+        with open(flag + ".who") as f:
+            self.assertEqual(f.read().split(), [m.group(1), "127.0.0.1:%d" % svc.port])
+        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)
 
 
 if __name__ == "__main__":

@@ -107,19 +107,24 @@ TEST_F(SupervisorTest, OldChildIsKilledAfterTheDrainTimeout) {
   EXPECT_TRUE(has(sup_.tick(now_), Kind::kSignal, 100, SIGKILL));
 }
 
-TEST_F(SupervisorTest, CandidateNotReadyInTimeIsKilledAndDiscarded) {
+// Drained rather than killed: it may have accepted connections on the shared listener already.
+TEST_F(SupervisorTest, CandidateNotReadyInTimeIsDrainedAndDiscarded) {
   serve_v1();
   start_v2();
   EXPECT_EQ(sup_.next_deadline(), now_ + 5s);
   now_ += 5s;
   Actions actions = sup_.tick(now_);
-  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGKILL));
+  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGTERM));
+  EXPECT_FALSE(has(actions, Kind::kSignal, 200, SIGKILL));
   EXPECT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_FALSE(has(actions, Kind::kRollback));     // <bin> was never replaced
   EXPECT_FALSE(has(actions, Kind::kSignal, 100));  // v1 never stopped serving
   EXPECT_EQ(sup_.current_pid(), 100);
   EXPECT_FALSE(sup_.busy());
+  now_ += 10s;  // the drain timeout: one that ignores the drain signal is killed
+  EXPECT_TRUE(has(sup_.tick(now_), Kind::kSignal, 200, SIGKILL));
   EXPECT_TRUE(sup_.child_exited(200, "was killed by KILL", now_).empty());
+  EXPECT_EQ(sup_.current_pid(), 100);
 }
 
 TEST_F(SupervisorTest, CandidateThatExitsIsDiscarded) {
@@ -148,12 +153,12 @@ TEST_F(SupervisorTest, CrashDuringProbationRollsBackAndRestarts) {
   EXPECT_TRUE(has(actions, Kind::kSpawn));
 }
 
-TEST_F(SupervisorTest, CandidateThatCannotBeInstalledIsKilledAndOldChildServesOn) {
+TEST_F(SupervisorTest, CandidateThatCannotBeInstalledIsDrainedAndOldChildServesOn) {
   serve_v1();
   start_v2();
   ASSERT_TRUE(has(sup_.child_ready(200, now_), Kind::kInstall, 200));
   Actions actions = sup_.installed(200, "rename: No space left on device", now_);
-  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGKILL));
+  EXPECT_TRUE(has(actions, Kind::kSignal, 200, SIGTERM));
   EXPECT_TRUE(has(actions, Kind::kDiscard));
   EXPECT_FALSE(has(actions, Kind::kSignal, 100));
   EXPECT_FALSE(has(actions, Kind::kReady));
