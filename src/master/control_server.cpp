@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "protocol/control.hpp"
+#include "util/address.hpp"
 #include "util/log.hpp"
 
 namespace molt::internal {
@@ -26,21 +27,20 @@ std::string error_answer(const std::string& error) {
 }  // namespace
 
 std::optional<ControlServer> ControlServer::open(const std::string& path, std::string& error) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path) {
+  sockaddr_un sa;
+  std::optional<socklen_t> length = unix_socket_address(path, sa);
+  if (!length) {
     error = "control socket " + path + ": the path is too long for a unix socket (" +
-            std::to_string(path.size()) + " bytes, at most " +
-            std::to_string(sizeof sa.sun_path - 1) + ")";
+            std::to_string(path.size()) + " bytes, at most " + std::to_string(kMaxUnixSocketName) +
+            ")";
     return std::nullopt;
   }
-  std::memcpy(sa.sun_path, path.data(), path.size());
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   ::unlink(path.c_str());  // a killed master's socket: the folder is ours alone
   // 0600 from the start: the folder already keeps others out, this keeps them out of the
   // socket if the folder's mode is ever loosened.
   mode_t old_mask = ::umask(0177);
-  bool bound = fd && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  bool bound = fd && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), *length) == 0;
   ::umask(old_mask);
   if (!bound || ::listen(fd.get(), 16) != 0) {
     error = "control socket " + path + ": " + std::strerror(errno);

@@ -54,9 +54,12 @@ int open_tcp(const Address& address, std::string& error) {
 }
 
 int open_unix(const Address& address, std::string& error) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, address.path.c_str(), sizeof sa.sun_path - 1);
+  sockaddr_un sa;
+  std::optional<socklen_t> length = unix_socket_address(address.path, sa);
+  if (!length) {  // parse_address refused it already
+    error = address.path + ": too long for a unix socket";
+    return -1;
+  }
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = "socket: " + std::string(std::strerror(errno));
@@ -67,7 +70,7 @@ int open_unix(const Address& address, std::string& error) {
   if (::lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
     ::unlink(address.path.c_str());
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, kBacklog) != 0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), *length) != 0 || ::listen(fd, kBacklog) != 0) {
     error = std::strerror(errno);
     ::close(fd);
     return -1;

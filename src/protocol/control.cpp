@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "util/address.hpp"
 #include "util/fd.hpp"
 
 namespace molt::internal::control {
@@ -15,15 +16,14 @@ std::string socket_path(const std::string& state_dir) { return state_dir + "/" +
 
 std::optional<std::string> ask(const std::string& socket_path, const std::string& request,
                                std::string& error) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof sa.sun_path) {
+  sockaddr_un sa;
+  std::optional<socklen_t> length = unix_socket_address(socket_path, sa);
+  if (!length) {
     error = "control socket " + socket_path + ": the path is too long for a unix socket";
     return std::nullopt;
   }
-  std::memcpy(sa.sun_path, socket_path.data(), socket_path.size());
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), *length) != 0) {
     error = "no master answers at " + socket_path + ": " + std::strerror(errno);
     return std::nullopt;
   }

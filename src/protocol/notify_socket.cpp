@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "util/address.hpp"
 #include "util/fd.hpp"
 
 namespace molt::internal {
@@ -17,15 +18,6 @@ namespace {
 constexpr std::size_t kMaxDatagram = 4096;
 constexpr const char* kPrefix = "/notify-";
 constexpr std::size_t kMaxGenerationDigits = 10;
-
-socklen_t make_address(const std::string& name, sockaddr_un& sa) {
-  sa = {};
-  sa.sun_family = AF_UNIX;
-  std::size_t n = std::min(name.size(), sizeof sa.sun_path - 1);
-  std::memcpy(sa.sun_path, name.data(), n);
-  if (name.starts_with("@")) sa.sun_path[0] = '\0';
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
-}
 
 std::map<std::string, std::string> parse_message(std::string_view text) {
   std::map<std::string, std::string> fields;
@@ -41,7 +33,7 @@ std::map<std::string, std::string> parse_message(std::string_view text) {
 }  // namespace
 
 std::size_t max_notify_dir_length() {
-  return sizeof(sockaddr_un::sun_path) - 1 - std::strlen(kPrefix) - kMaxGenerationDigits;
+  return kMaxUnixSocketName - std::strlen(kPrefix) - kMaxGenerationDigits;
 }
 
 std::optional<NotifySocket> NotifySocket::create(const std::string& dir, unsigned generation,
@@ -54,7 +46,7 @@ std::optional<NotifySocket> NotifySocket::create(const std::string& dir, unsigne
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   sockaddr_un sa;
-  socklen_t length = make_address(name, sa);
+  socklen_t length = unix_socket_address(name, sa).value_or(0);  // fits: checked above
   ::unlink(name.c_str());  // a killed master's socket: the folder is ours alone
   if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&sa), length) != 0) {
@@ -138,9 +130,10 @@ bool notify(const std::string& socket_name, const std::string& message) {
   Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return false;
   sockaddr_un sa;
-  socklen_t length = make_address(socket_name, sa);
+  std::optional<socklen_t> length = unix_socket_address(socket_name, sa);
+  if (!length) return false;  // never a truncated name, which could be another socket
   ssize_t sent = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
-                          reinterpret_cast<sockaddr*>(&sa), length);
+                          reinterpret_cast<sockaddr*>(&sa), *length);
   return sent == static_cast<ssize_t>(message.size());
 }
 

@@ -8,6 +8,16 @@
 
 namespace molt::internal {
 
+std::optional<socklen_t> unix_socket_address(const std::string& name, sockaddr_un& sa) {
+  if (name.empty() || name.size() > kMaxUnixSocketName) return std::nullopt;
+  sa = {};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, name.data(), name.size());
+  if (name.starts_with("@")) sa.sun_path[0] = '\0';  // abstract: the length says where it ends
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() +
+                                (name.starts_with("@") ? 0 : 1));
+}
+
 std::string Address::to_string() const {
   if (kind == Kind::kUnix) return "unix:" + path;
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -78,9 +88,8 @@ std::optional<Address> parse_address(std::string_view text, int index, std::stri
     address.kind = Address::Kind::kUnix;
     address.path = rest.substr(5);
     if (address.path.empty()) return fail("empty unix socket path");
-    if (address.path.size() >= sizeof(sockaddr_un::sun_path)) {
-      return fail("unix socket path longer than " +
-                  std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+    if (address.path.size() > kMaxUnixSocketName) {
+      return fail("unix socket path longer than " + std::to_string(kMaxUnixSocketName) + " bytes");
     }
     return address;
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <optional>
 #include <string>
@@ -27,6 +28,13 @@ struct Address {
 std::optional<Address> address_from(const sockaddr_storage& storage);
 // The local address of a bound socket, as Address::to_string() writes it; "" if it has none.
 std::string local_address_text(int fd);
+
+// A unix socket's address for bind, connect or sendto: a path, or "@name" in the abstract
+// namespace (systemd's NOTIFY_SOCKET form); the length to pass with it. nullopt when the name
+// does not fit in sun_path (107 bytes and a NUL): never truncated, which would name another file.
+std::optional<socklen_t> unix_socket_address(const std::string& name, sockaddr_un& sa);
+// The longest name unix_socket_address takes.
+constexpr std::size_t kMaxUnixSocketName = sizeof(sockaddr_un::sun_path) - 1;
 
 // `index` names an unnamed address "listen<index>".
 std::optional<Address> parse_address(std::string_view text, int index, std::string& error);

@@ -74,6 +74,22 @@ std::chrono::milliseconds duration_ok(std::string_view text) {
   return d.value_or(0ms);
 }
 
+// A name that does not fit is refused, never cut short: a cut path names another file.
+TEST(AddressTest, UnixSocketAddressesFitOrAreRefused) {
+  sockaddr_un sa;
+  std::optional<socklen_t> path = unix_socket_address("/run/app.sock", sa);
+  ASSERT_TRUE(path);
+  EXPECT_STREQ(sa.sun_path, "/run/app.sock");
+  std::optional<socklen_t> abstract = unix_socket_address("@molt/notify", sa);
+  ASSERT_TRUE(abstract);
+  EXPECT_EQ(sa.sun_path[0], '\0');
+  EXPECT_EQ(std::string(sa.sun_path + 1, *abstract - offsetof(sockaddr_un, sun_path) - 1),
+            "molt/notify");
+  EXPECT_TRUE(unix_socket_address("/" + std::string(kMaxUnixSocketName - 1, 'a'), sa));
+  EXPECT_FALSE(unix_socket_address("/" + std::string(kMaxUnixSocketName, 'a'), sa));
+  EXPECT_FALSE(unix_socket_address("", sa));
+}
+
 TEST(DurationTest, Units) {
   EXPECT_EQ(duration_ok("500ms"), 500ms);
   EXPECT_EQ(duration_ok("2s"), 2s);
