@@ -34,6 +34,11 @@ def hello_build(name):
     return os.path.join(BUILD, "tests", "fixtures", "hello_" + name)
 
 
+def go_build(name):
+    """examples/go/server.go built as `name` (v1, v2), for `molt run`."""
+    return os.path.join(BUILD, "tests", "fixtures", "go_server_" + name)
+
+
 def write_json(name, data):
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, name), "w") as f:
@@ -224,9 +229,11 @@ def publish_prepared(prepared, target):
 
 
 class Molt:
-    """A hello master run from a copy of a build in its own temp folder."""
+    """A hello master run from a copy of a build in its own temp folder; with `molt_run`, the
+    `molt run` master of that program (a build path) instead."""
 
-    def __init__(self, name, build="v1", source=None, keys=None, args=(), workdir=None):
+    def __init__(self, name, build="v1", source=None, keys=None, args=(), workdir=None,
+                 molt_run=False):
         self.dir = workdir or tempfile.mkdtemp(prefix="molt-bench-%s-" % name)
         self.bin = os.path.join(self.dir, "app")
         shutil.copyfile(hello_build(build) if not os.path.isabs(build) else build, self.bin)
@@ -237,10 +244,11 @@ class Molt:
             os.makedirs(os.path.join(self.dir, "drop"), exist_ok=True)
             source = os.path.join(self.dir, "drop", "app")
         self.source = source
-        argv = [self.bin, "--listen", "127.0.0.1:0", "--source", source, "--pubkey",
-                self.keys.pub, "--ready-timeout", "10s", "--drain-timeout", "10s"] + list(args)
+        flags = ["--listen", "127.0.0.1:0", "--source", source, "--pubkey", self.keys.pub,
+                 "--ready-timeout", "10s", "--drain-timeout", "10s"] + list(args)
         if not any(a == "--interval" for a in args):
-            argv += ["--interval", "1s"]
+            flags += ["--interval", "1s"]
+        argv = [MOLT, "run"] + flags + ["--", self.bin] if molt_run else [self.bin] + flags
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.proc.pid

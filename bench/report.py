@@ -122,7 +122,9 @@ def section_load(md, ul, targets, plot_dir, rel):
         "thread, %d connections, every request recorded) loads the server for %g s while an "
         "upgrade happens every %g s. molt: `tests/fixtures/hello` (examples/hello with test knobs) at a file source (inotify), builds v1 "
         "and v2 alternating, each signed and dropped as a deploy does (signature, then binary, "
-        "renamed into place), `--interval 1s`. nginx: Debian's nginx-light, 2 workers, a 17-byte "
+        "renamed into place), `--interval 1s`. `molt run` + Go server: the same, with "
+        "`examples/go/server.go` (Go's standard library, fd 3, `READY=1`, a drain on SIGTERM) "
+        "as the program and the `molt` command as its master. nginx: Debian's nginx-light, 2 workers, a 17-byte "
         "static file, `USR2`, then (new master and workers up) `WINCH` and `QUIT` to the old "
         "master, as many times. An **upgrade window** runs from the publish (nginx: `USR2`) to the "
         "exit of the old child (nginx: old master); a request is inside it if its time overlaps "
@@ -133,7 +135,7 @@ def section_load(md, ul, targets, plot_dir, rel):
               "| max ms | steady p99 / p99.9 / max ms | window p99 ms | window max ms | window max / "
               "steady p99 | one window's max (median over upgrades) ms | upgrades |")
     md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    label = {"molt": "molt", "nginx": "nginx binary upgrade"}
+    label = {"molt": "molt", "molt-run-go": "`molt run` + Go server", "nginx": "nginx binary upgrade"}
     for name, cfg in cf.items():
         runs = cfg["runs"]
         srv = label[cfg["server"]] + (" (child `--init-delay %s`)" % cfg["init_delay"]
@@ -171,7 +173,7 @@ def section_load(md, ul, targets, plot_dir, rel):
               "answer (max) | child start ms (median) |")
     md.append("|---|---|---|---|---|---|")
     for name, cfg in cf.items():
-        if cfg["server"] != "molt":
+        if not cfg["server"].startswith("molt"):
             continue
         runs = cfg["runs"]
         starts = [x for r in runs for x in r.get("child_start_ms", [])]
@@ -187,7 +189,8 @@ def section_load(md, ul, targets, plot_dir, rel):
         md.append("| %s | %s | %s | %s | %s | %s |" % (
             name, sig, stop, fmt(c.median(to_stop), 1), moved, fmt(c.median(starts), 1)))
     lost = sum(r.get("stopping_not_logged", 0) for v in cf.values() for r in v["runs"])
-    total = sum(r["upgrades"] for v in cf.values() if v["server"] == "molt" for r in v["runs"])
+    total = sum(r["upgrades"] for v in cf.values() if v["server"].startswith("molt")
+                for r in v["runs"])
     md.append("")
     if lost:
         md.append("In %d of %d molt upgrades the master never logged the old child's STOPPING=1: "
@@ -238,12 +241,13 @@ def section_load(md, ul, targets, plot_dir, rel):
         mode = "keepalive" if kind == "keepalive" else "close"
         configs = [("molt-" + mode, "molt, " + title),
                    ("molt300-" + mode, "molt, child --init-delay 300ms, " + title),
+                   ("molt-run-go-" + mode, "molt run + Go server, " + title),
                    ("nginx-" + mode, "nginx binary upgrade, " + title)]
         png = plot_load(plot_dir, kind, configs)
         if png:
             md.append("![latency over time, %s](%s)\n" % (title, os.path.relpath(png, rel)))
     # targets
-    molt_cfgs = {n: v for n, v in cf.items() if v["server"] == "molt"}
+    molt_cfgs = {n: v for n, v in cf.items() if v["server"].startswith("molt")}
     zero = all(v["_failed"] == 0 for v in molt_cfgs.values())
     targets.append(("0 failed requests across every upgrade, both client kinds (molt)",
                     ", ".join("%s: %d" % (n, v["_failed"]) for n, v in molt_cfgs.items()), zero))
@@ -459,7 +463,6 @@ def why(ul, fp, tr, lat, targets):
     if any(n.startswith("window max latency") for n in missed) and ul:
         cf = ul["configs"]
         molt = [v for v in cf.values() if v["server"] == "molt"]
-        ngx = [v for v in cf.values() if v["server"] == "nginx"]
         starts = [x for v in molt if not v["init_delay"] for r in v["runs"]
                   for x in r.get("child_start_ms", [])]
         typical = {n: c.median([c.median(r["per_window_max_ms"]) for r in v["runs"]])

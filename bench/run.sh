@@ -51,7 +51,8 @@ say() { echo "[$(date +%H:%M:%S)] $*"; }
 # ---- dependencies (Debian 12 packages)
 need=()
 for pair in wrk:wrk hey:hey nginx:nginx-light gnuplot:gnuplot-nox minisign:minisign curl:curl \
-            openssl:openssl iptables:iptables python3:python3 g++:g++ cmake:cmake ninja:ninja-build; do
+            openssl:openssl iptables:iptables python3:python3 g++:g++ cmake:cmake ninja:ninja-build \
+            go:golang-go; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   if [ "$cmd" = nginx ]; then [ -x /usr/sbin/nginx ] || need+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
@@ -66,10 +67,12 @@ fi
 # ---- builds
 # Always through the build tool: it does nothing when the binaries are current, and a stale
 # build would measure old code.
-say "building hello_v1, hello_v2 and molt in $MOLT_BENCH_BUILD (Release)"
+say "building hello_v1, hello_v2, go_server_v1, go_server_v2 and molt in $MOLT_BENCH_BUILD (Release)"
 [ -f "$MOLT_BENCH_BUILD/CMakeCache.txt" ] || \
   cmake -S "$REPO" -B "$MOLT_BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 molt-cli >/dev/null
+# A build tree configured before Go was installed looks for it again.
+grep -q '^MOLT_GO:FILEPATH=/' "$MOLT_BENCH_BUILD/CMakeCache.txt" || cmake "$MOLT_BENCH_BUILD" >/dev/null
+cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 go_server_v1 go_server_v2 molt-cli >/dev/null
 mkdir -p "$BIN" "$BENCH_OUT"
 if [ ! -x "$BIN/loadgen" ] || [ "$HERE/loadgen.cpp" -nt "$BIN/loadgen" ]; then
   g++ -O2 -std=c++20 -Wall -Wextra -o "$BIN/loadgen" "$HERE/loadgen.cpp"

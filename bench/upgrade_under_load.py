@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Benchmark 1: upgrades under full load, molt (tests/fixtures/hello) against nginx's binary upgrade.
+"""Benchmark 1: upgrades under full load, molt (tests/fixtures/hello, and examples/go/server.go
+under `molt run`) against nginx's binary upgrade.
 
 For each configuration a closed-loop client (bench/loadgen.cpp, 16 connections, one thread)
 loads the server for DURATION seconds while an upgrade happens every PERIOD seconds:
   molt   alternating builds v1/v2 dropped at a file source (inotify), signed, as a deploy does;
+         molt-run-go: the same with the Go server's builds, `molt run` its master;
   nginx  USR2, then WINCH, then QUIT to the old master (same Debian binary, a tiny static file).
 Two client kinds, each on its own: a new connection per request, and keep-alive.
 Every request is recorded; an upgrade window runs from the publish (or USR2) to the exit of the
@@ -17,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,36 +36,43 @@ CONFIGS = [
     ("molt-keepalive", "molt", "keepalive", None),
     ("molt300-close", "molt", "close", "300ms"),
     ("molt300-keepalive", "molt", "keepalive", "300ms"),
+    ("molt-run-go-close", "molt-run-go", "close", None),
+    ("molt-run-go-keepalive", "molt-run-go", "keepalive", None),
     ("nginx-close", "nginx", "close", None),
     ("nginx-keepalive", "nginx", "keepalive", None),
 ]
 
 
 class MoltTarget:
-    def __init__(self, name, init_delay):
+    """The library's example (hello), or with `go` examples/go/server.go under `molt run`."""
+
+    def __init__(self, name, init_delay, go=False):
         args = ["--interval", "1s"]
         if init_delay:
             args += ["--init-delay", init_delay]
-        self.svc = c.Molt(name, "v1", args=args)
+        make = c.go_build if go else c.hello_build
+        self.svc = c.Molt(name, make("v1"), args=args, molt_run=go)
         self.port = self.svc.port
         self.next = "v2"
+        self.build_ids = {v: c.run(c.MOLT, "build-id", make(v)).stdout.strip()
+                          for v in ("v1", "v2")}
         # Every upgrade's signed build is made before the load starts.
         self.prepared = []
         for k in range(int(DURATION / PERIOD) + 1):
             build = "v2" if k % 2 == 0 else "v1"
-            self.prepared.append(c.prepare(c.hello_build(build), self.svc.dir, self.svc.keys,
+            self.prepared.append(c.prepare(make(build), self.svc.dir, self.svc.keys,
                                            "prepared-%d" % k))
 
     def upgrade(self):
-        build = self.next
-        self.next = "v1" if build == "v2" else "v2"
+        version = self.next
+        self.next = "v1" if version == "v2" else "v2"
         mark = self.svc.log.mark()
         t0 = c.publish_prepared(self.prepared.pop(0), self.svc.source)
-        t = self.svc.wait_upgrade(build, mark)
+        t = self.svc.wait_upgrade(self.build_ids[version], mark)
         t["start"] = t0
         t["end"] = t["old_exited"]
         t["from"] = self.next
-        t["to"] = build
+        t["to"] = version
         return t
 
     def stop(self):
@@ -90,7 +98,9 @@ class NginxTarget:
 
 
 def make_target(name, server, init_delay):
-    return MoltTarget(name, init_delay) if server == "molt" else NginxTarget(name)
+    if server == "nginx":
+        return NginxTarget(name)
+    return MoltTarget(name, init_delay, go=server == "molt-run-go")
 
 
 def drive(target, client_cmd, duration):
