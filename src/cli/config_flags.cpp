@@ -21,6 +21,8 @@ ConfigFlags::ConfigFlags(CLI::App& app, molt::Config& config) : app_(app), confi
                  "minisign public key that may sign builds (repeatable)");
   app.add_flag("--insecure-no-verify", config.insecure_no_verify, "accept unsigned builds");
   app.add_flag("--allow-downgrade", config.allow_downgrade, "accept builds signed earlier");
+  app.add_option("--host-id", config.host_id,
+                 "this host in staged rollouts (molt sign --rollout; default: /etc/machine-id)");
   app.add_option("--interval", interval_, "how often to poll the source")->capture_default_str();
   app.add_option("--ready-timeout", ready_timeout_, "a new child must be ready within this")
       ->capture_default_str();

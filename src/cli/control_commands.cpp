@@ -143,6 +143,16 @@ void print_status(const json& s) {
     std::cout << "  probation   until " << local_time(s["probation_until"])
               << " (a crash before then rolls back)\n";
   }
+  if (s["rollout"].is_object()) {
+    const json& r = s["rollout"];
+    std::cout << "  rollout     build " << text_of(r, "build_id") << " to "
+              << r.value("percent", 0.0) << "% of hosts";
+    if (r.contains("cohort")) {
+      std::cout << "; this host's cohort " << r.value("cohort", 0.0)
+                << (r.value("inside", false) ? " (inside)" : " (outside)");
+    }
+    std::cout << "\n";
+  }
   if (s["hold"].is_object()) {
     std::cout << "  HELD        since " << local_time(s["hold"]["since"]) << ": "
               << text_of(s["hold"], "reason") << " (molt resume takes new builds again)\n";

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "password.hpp"
+#include "protocol/rollout_field.hpp"
 #include "util/atomic_file.hpp"
 
 namespace molt::cli {
@@ -110,6 +111,7 @@ struct SignOptions {
   std::optional<std::string> trusted_comment;
   std::string untrusted_comment = kUntrustedComment;
   std::string signature_file;
+  std::optional<std::string> rollout;  // "12.5": the share of hosts that take the build
 };
 
 // minisign's default plus the BuildID, which lets the master skip a build it already runs.
@@ -137,6 +139,11 @@ void sign(const SignOptions& opt) {
   if (!key) fail("sign", opt.secret_key, error);
   std::string comment =
       opt.trusted_comment ? *opt.trusted_comment : default_trusted_comment(opt.file);
+  if (opt.rollout) {
+    std::optional<int> share = internal::rollout_of("rollout:" + *opt.rollout, error);
+    if (!share) fail("sign", "--rollout", error);
+    comment += "\trollout:" + internal::hundredths_text(*share);
+  }
   std::string text = sig::sign_file(*key, opt.file, comment, opt.untrusted_comment, error);
   OPENSSL_cleanse(key->key.data(), key->key.size());
   if (text.empty()) fail("sign", opt.file, error);
@@ -202,6 +209,9 @@ void add_sign_commands(CLI::App& app) {
       ->capture_default_str();
   sign_cmd->add_option("-x,--signature", sign_opt->signature_file,
                        "signature file to write (default: FILE.minisig)");
+  sign_cmd->add_option("--rollout", sign_opt->rollout,
+                       "a staged rollout: the share of hosts (0-100, two decimals) that take the "
+                       "build; signing again with a higher share widens it, 0 halts it");
   sign_cmd->callback([sign_opt] { guarded("sign", [&] { sign(*sign_opt); }); });
 
   auto verify_opt = std::make_shared<VerifyOptions>();

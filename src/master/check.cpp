@@ -4,6 +4,7 @@
 #include <ctime>
 #include <molt/build_id.hpp>
 
+#include "master/cohort.hpp"
 #include "master/staged_file.hpp"
 #include "util/build_id.hpp"
 #include "util/framing.hpp"
@@ -54,6 +55,24 @@ std::string not_wanted(const std::string& build_id, const CheckRequest& request)
   return {};
 }
 
+// Why this host does not take `build_id` at this rollout, or "" if it does (master/cohort.hpp).
+std::string outside_rollout(int rollout, const std::string& build_id, const CheckRequest& request,
+                            CheckOutcome& result) {
+  if (rollout >= kWholeFleet) return {};
+  result.rollout = rollout;
+  std::string share = "build " + build_id + " is rolled out to " + hundredths_text(rollout) + "%";
+  if (request.host_id.empty()) {
+    return share +
+           " of hosts, and this host has no id to draw its cohort from (no "
+           "/etc/machine-id: give --host-id); not taken";
+  }
+  result.cohort = cohort_of(request.host_id, build_id);
+  if (*result.cohort < rollout) return {};
+  if (rollout == 0) return share + ": its rollout is halted; not taken";
+  return share + " of hosts and this host's cohort is " + hundredths_text(*result.cohort) +
+         ": not taken until the rollout widens";
+}
+
 // Accumulates the outcome; each step returns early through one of these.
 struct Outcome {
   CheckOutcome result;
@@ -76,6 +95,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   std::optional<sig::Signature> signature;
   const sig::PublicKey* key = nullptr;  // the pinned key the signature names
   sig::TrustedComment comment;
+  std::optional<int> rollout;
   bool early = false;
   Validator artifact_since = request.artifact_seen;
   if (verify) {
@@ -128,6 +148,14 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     if (std::string skip = not_wanted(comment.build_id, request); !skip.empty()) {
       return out.done(Kind::kSkipped, source + ": " + skip);
     }
+    std::string bad_rollout;
+    rollout = rollout_of(signature->trusted_comment, bad_rollout);
+    if (!rollout) return out.done(Kind::kRefused, source + ".minisig: refused: " + bad_rollout);
+    // Decided before the download when the comment names the build, as molt sign's does.
+    if (!comment.build_id.empty()) {
+      std::string outside = outside_rollout(*rollout, comment.build_id, request, out.result);
+      if (!outside.empty()) return out.done(Kind::kSkipped, source + ": " + outside);
+    }
     if (comment.timestamp && request.high_water && *comment.timestamp < *request.high_water &&
         !request.allow_downgrade) {
       return out.done(Kind::kRefused,
@@ -178,6 +206,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     return out.done(Kind::kRefused, source + ": refused: signed for build " + comment.build_id +
                                         " but the file is build " + *build_id);
   }
+  if (rollout && comment.build_id.empty()) {
+    std::string outside = outside_rollout(*rollout, *build_id, request, out.result);
+    if (!outside.empty()) return out.done(Kind::kSkipped, source + ": " + outside);
+  }
   if (request.pre_upgrade) {
     if (std::string refusal = request.pre_upgrade(staged.path(), *build_id); !refusal.empty()) {
       // Not remembered as seen: the next check downloads it again and asks again.
@@ -208,12 +240,14 @@ std::string encode_outcome(const CheckOutcome& o) {
   put_field(out, o.signature_text);
   put_field(out, o.verify_failed ? "1" : "0");
   put_field(out, o.used_early_retry ? "1" : "0");
+  put_field(out, o.rollout ? std::to_string(*o.rollout) : "");
+  put_field(out, o.cohort ? std::to_string(*o.cohort) : "");
   return out;
 }
 
 std::optional<CheckOutcome> decode_outcome(const std::string& bytes) {
   std::string_view in = bytes;
-  std::string kind, timestamp, retry, downloaded, byte_count, verify_failed, early;
+  std::string kind, timestamp, retry, downloaded, byte_count, verify_failed, early, rollout, cohort;
   CheckOutcome o;
   if (!take_field(in, kind) || !take_field(in, o.message) || !take_field(in, o.signature.etag) ||
       !take_field(in, o.signature.last_modified) || !take_field(in, o.artifact.etag) ||
@@ -221,9 +255,21 @@ std::optional<CheckOutcome> decode_outcome(const std::string& bytes) {
       !take_field(in, timestamp) || !take_field(in, o.staged_path) || !take_field(in, retry) ||
       !take_field(in, downloaded) || !take_field(in, byte_count) ||
       !take_field(in, o.signature_text) || !take_field(in, verify_failed) ||
-      !take_field(in, early) || kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
+      !take_field(in, early) || !take_field(in, rollout) || !take_field(in, cohort) ||
+      kind.size() != 1 || kind[0] < '0' || kind[0] > '4') {
     return std::nullopt;
   }
+  auto hundredths = [](const std::string& text, std::optional<int>& into) {
+    if (text.empty()) return true;
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > kWholeFleet) {
+      return false;
+    }
+    into = value;
+    return true;
+  };
+  if (!hundredths(rollout, o.rollout) || !hundredths(cohort, o.cohort)) return std::nullopt;
   o.kind = static_cast<Kind>(kind[0] - '0');
   if (!timestamp.empty()) o.timestamp = std::stoll(timestamp);
   o.retry = retry == "1";

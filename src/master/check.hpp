@@ -48,6 +48,7 @@ struct CheckRequest {
   std::uint64_t max_size = 1ull << 30;
   // Config::pre_upgrade: a non-empty answer refuses the verified build.
   std::function<std::string(const std::string&, const std::string&)> pre_upgrade;
+  std::string host_id;  // draws this host's cohort in staged rollouts (master/cohort.hpp)
 };
 
 struct CheckOutcome {
@@ -71,6 +72,10 @@ struct CheckOutcome {
   bool retry = false;       // incomplete (one half of a pair is missing): look at both next time
   bool downloaded = false;  // the artifact was transferred (the helper then exits)
   std::uint64_t downloaded_bytes = 0;  // the artifact's bytes written to the staged file
+  // The signature's "rollout:" and this host's cohort for its build, in hundredths of a
+  // percent (master/cohort.hpp): set when the signature names a rollout below the whole fleet.
+  std::optional<int> rollout;
+  std::optional<int> cohort;
 };
 
 CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys);

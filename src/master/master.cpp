@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "master/child_groups.hpp"
+#include "master/cohort.hpp"
 #include "master/spawn.hpp"
 #include "master/staged_file.hpp"
 #include "master/state_file.hpp"
@@ -62,11 +63,13 @@ Master::Master(MasterSetup setup)
   load_hold_state();
   if (setup_.handover) adopt(*setup_.handover);
   if (setup_.fetcher) {
-    checker_.emplace(*setup_.fetcher, CheckRequest{.bin_path = setup_.bin_path,
-                                                   .keys = setup_.keys,
-                                                   .allow_downgrade = setup_.config.allow_downgrade,
-                                                   .max_size = setup_.config.http.max_size,
-                                                   .pre_upgrade = setup_.config.pre_upgrade});
+    checker_.emplace(*setup_.fetcher,
+                     CheckRequest{.bin_path = setup_.bin_path,
+                                  .keys = setup_.keys,
+                                  .allow_downgrade = setup_.config.allow_downgrade,
+                                  .max_size = setup_.config.http.max_size,
+                                  .pre_upgrade = setup_.config.pre_upgrade,
+                                  .host_id = host_id_or_machine_id(setup_.config.host_id)});
   }
 }
 

@@ -143,6 +143,9 @@ void Master::finish_check(const std::optional<CheckOutcome>& outcome) {
     return;
   }
   record_check(outcome_name(outcome->kind), say(schedule_.finished(*outcome, now), check_asked_));
+  if (outcome->rollout) {
+    metrics_.rollout = Metrics::Rollout{outcome->build_id, *outcome->rollout, outcome->cohort};
+  }
   ++metrics_.checks[outcome_name(outcome->kind)];
   metrics_.download_bytes += outcome->downloaded_bytes;
   metrics_.last_check_time = unix_time_now();

@@ -349,6 +349,16 @@ std::string Master::status_json() const {
   } else {
     o.raw("hold", "null");
   }
+  if (const std::optional<Metrics::Rollout>& r = metrics_.rollout) {
+    JsonObject rollout;
+    rollout.string("build_id", r->build_id).number("percent", r->percent / 100.0);
+    if (r->cohort) {
+      rollout.number("cohort", *r->cohort / 100.0).boolean("inside", *r->cohort < r->percent);
+    }
+    o.raw("rollout", rollout.str());
+  } else {
+    o.raw("rollout", "null");
+  }
   return o.str();
 }
 

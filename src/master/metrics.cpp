@@ -76,6 +76,17 @@ std::string prometheus_text(const Metrics& m) {
   }
   family(out, "molt_held", "gauge", "1 while new builds are held back (molt hold).");
   out += std::string("molt_held ") + (m.held ? "1" : "0") + "\n";
+  if (m.rollout) {
+    std::string build = "{build_id=\"" + prometheus_label(m.rollout->build_id) + "\"} ";
+    family(out, "molt_rollout_percent", "gauge",
+           "The share of hosts the last staged rollout seen is for (molt sign --rollout).");
+    out += "molt_rollout_percent" + build + number(m.rollout->percent / 100.0) + "\n";
+    if (m.rollout->cohort) {
+      family(out, "molt_rollout_cohort", "gauge",
+             "This host's cohort for that build (0-99.99): it takes the build below the share.");
+      out += "molt_rollout_cohort" + build + number(*m.rollout->cohort / 100.0) + "\n";
+    }
+  }
   return out;
 }
 

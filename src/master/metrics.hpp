@@ -19,6 +19,13 @@ struct Metrics {
   std::optional<double> last_check_time;          // Unix time, seconds
   std::optional<double> last_upgrade_time;
   bool held = false;  // new builds are not taken
+  // The last staged rollout seen (master/cohort.hpp), in hundredths of a percent.
+  struct Rollout {
+    std::string build_id;
+    int percent = 0;
+    std::optional<int> cohort;  // none without a host id
+  };
+  std::optional<Rollout> rollout;
 };
 
 std::string prometheus_text(const Metrics& metrics);

@@ -101,6 +101,9 @@ struct Config {
   bool insecure_no_verify = false;
   bool allow_downgrade = false;
   std::string state_dir;  // empty: "<install_path>.molt" beside the binary
+  // This host in staged rollouts (molt sign --rollout): its cohort for a build is a hash of
+  // this id and the BuildID. Empty: /etc/machine-id.
+  std::string host_id;
 
   HttpOptions http;
   S3Options s3;

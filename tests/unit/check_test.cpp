@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "faulty_sys.hpp"
+#include "master/cohort.hpp"
 #include "temp_files.hpp"
 
 namespace molt::internal {
@@ -69,6 +70,7 @@ struct Scene {
     request_.bin_path = bin_;
     request_.running_build_id = read_build_id(bin_, error).value();
     request_.keys = {key_.public_key};
+    request_.host_id = "host-7";
     source_.artifact = read_file(artifact_path_);
     source_.signature = sign("timestamp:1000\tfile:app\tbuild_id:" + artifact_id_);
   }
@@ -82,6 +84,13 @@ struct Scene {
   }
 
   CheckOutcome check(Sys& sys = real_sys()) { return run_check(source_, request_, sys); }
+
+  // This host's cohort for the artifact, and a signature rolling it out to `hundredths`.
+  int cohort() const { return cohort_of(request_.host_id, artifact_id_); }
+  std::string sign_rollout(int hundredths) {
+    return sign("timestamp:1000\tfile:app\tbuild_id:" + artifact_id_ +
+                "\trollout:" + hundredths_text(hundredths));
+  }
 
   // What a check must never leave: a temp file beside the binary, or another binary.
   void expect_nothing_left_but_the_binary() {
@@ -158,6 +167,28 @@ TEST_F(CheckTest, Table) {
          r.pre_upgrade = [](const std::string&, const std::string&) { return "not now"; };
        },
        Kind::kFailed, "refused by pre_upgrade: not now", true},
+      {"outside a staged rollout",
+       [](auto& t, auto& s, auto&) { s.signature = t.sign_rollout(t.cohort()); }, Kind::kSkipped,
+       "not taken until the rollout widens", false},
+      {"inside a staged rollout",
+       [](auto& t, auto& s, auto&) { s.signature = t.sign_rollout(t.cohort() + 1); }, Kind::kStaged,
+       "verified build", true},
+      {"a halted rollout", [](auto& t, auto& s, auto&) { s.signature = t.sign_rollout(0); },
+       Kind::kSkipped, "its rollout is halted; not taken", false},
+      {"a rollout and no host id",
+       [](auto& t, auto& s, auto& r) {
+         s.signature = t.sign_rollout(kWholeFleet - 1);
+         r.host_id.clear();
+       },
+       Kind::kSkipped, "no id to draw its cohort from", false},
+      {"a rollout that is not a percentage",
+       [](auto& t, auto& s, auto&) {
+         s.signature = t.sign("timestamp:1000\tbuild_id:" + t.artifact_id_ + "\trollout:150");
+       },
+       Kind::kRefused, "rollout:150 is not a percentage", false},
+      {"a rollout whose build is known only once downloaded",
+       [](auto& t, auto& s, auto&) { s.signature = t.sign("timestamp:1000\trollout:0"); },
+       Kind::kSkipped, "its rollout is halted", true},
       {"a good new build", [](auto&, auto&, auto&) {}, Kind::kStaged, "verified build", true},
   };
   for (const Row& row : rows) {
