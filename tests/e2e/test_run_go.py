@@ -53,6 +53,16 @@ class RunGo(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"^build %s serves" % GO_BUILD_ID)
 
+    def test_ready_by_http_healthz_without_notify_under_load(self):
+        svc = RunService(self, go_server, extra=["--ready", "http:/healthz"],
+                         program_args=["--no-notify"])
+
+        def upgrade():
+            mark = svc.log.mark()
+            svc.wait_ready(svc.publish("v2"), mark)
+            svc.log.wait_for(r"passed its readiness probe: GET /healthz answered 200", mark)
+        under_load(self, svc, upgrade, "hello from v2")
+
 
 if __name__ == "__main__":
     unittest.main()
