@@ -79,6 +79,19 @@ void fill_pid(std::string& entry, pid_t pid) {
   entry = assignment(env::kListenPid, std::to_string(pid));
 }
 
+// fork(), the child leading a process group of its own. Both sides set it: whichever runs first,
+// the group exists before the master can signal it (the parent's call may fail once the child
+// has exec'd, which is fine). nullopt with `error` when fork fails; 0 in the child.
+std::optional<pid_t> fork_group_leader(std::string& error) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  ::setpgid(pid, pid);  // in the child, setpgid(0, 0)
+  return pid;
+}
+
 }  // namespace
 
 std::vector<std::string> own_argv() {
@@ -124,15 +137,9 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
     error = std::string("pipe: ") + std::strerror(errno);
     return std::nullopt;
   }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  if (pid > 0) {
-    // The child does it too: whichever runs first, the group exists before the master can
-    // signal it (it may fail once the child has exec'd, which is fine).
-    ::setpgid(pid, pid);
+  std::optional<pid_t> pid = fork_group_leader(error);
+  if (!pid) return std::nullopt;
+  if (*pid > 0) {
     // Until the exec happened or failed: a binary that cannot run at all (wrong architecture,
     // not executable) is said here, with its cause. Its exit is reaped like any other.
     report.write.reset();
@@ -152,7 +159,6 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
 
   // Child. The master is single-threaded, so everything here is safe after fork.
   reset_signals();
-  ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, request.drain_signal);
   if (::getppid() != master) _exit(1);  // the master died before prctl took effect
   // Move the listeners out of the way first: one may already sit on a target fd number.
@@ -183,17 +189,9 @@ std::optional<pid_t> spawn_command(const std::string& command,
   image.env = inherited_env();
   image.env.insert(image.env.end(), extra_env.begin(), extra_env.end());
   image.finalize();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  if (pid > 0) {
-    ::setpgid(pid, pid);
-    return pid;
-  }
+  std::optional<pid_t> pid = fork_group_leader(error);
+  if (!pid || *pid > 0) return pid;
   reset_signals();
-  ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) {
