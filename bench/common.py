@@ -329,8 +329,8 @@ class Nginx:
                 "--root", self.root]
         if tls:
             argv += ["--cert", tls[0], "--key", tls[1]]
-        if access_log:
-            argv += ["--access-log", "bench"]
+        if access_log:  # True: the format "bench"; or a format's name
+            argv += ["--access-log", access_log if isinstance(access_log, str) else "bench"]
         run(*argv)  # returns once the master has detached
         self.master = self._wait_pidfile(lambda pid: True)
         self._wait_workers(self.master, workers)

@@ -579,6 +579,66 @@ def why(ul, fp, tr, lat, targets):
     return out
 
 
+def plot_fleet(plot_dir, fl):
+    """The hosts on the new build over time, through the rollout's steps."""
+    dat = os.path.join(c.OUT, "fleet-progress.dat")
+    if not fl or not os.path.exists(dat):
+        return None
+    png = os.path.join(plot_dir, "fleet_rollout.png")
+    gnuplot("\n".join([
+        "set terminal pngcairo size 900,360 font 'sans,9'", "set output '%s'" % png,
+        "set grid", "set key off", "set yrange [0:%d]" % (fl["hosts"] * 1.05),
+        "set xlabel 'seconds since the rollout began'", "set ylabel 'hosts on the new build'",
+        "set title '%d molt run masters on one HTTP source: signed with --rollout 10, 50, 0 "
+        "(halted), then 100'" % fl["hosts"],
+        "plot '%s' using 1:2 with steps lw 2 lc rgb '#2471a3'" % dat]) + "\n")
+    return png
+
+
+def section_fleet(md, fl, targets, plot_dir, rel):
+    if not fl:
+        md.append("## 6. A fleet on one source\n\n(not run)\n")
+        return
+    idle = fl["idle"]
+    md.append("## 6. A fleet on one source\n")
+    md.append(
+        "`bench/fleet.py`. %d `molt run` masters, each over the C server (`examples/c/server.c`) "
+        "in a folder of its own with its own `--host-id`, all polling one nginx every %d s; the "
+        "source holds the running build, signed. Started in %.1f s. Idle for %g s, at the server "
+        "(nginx's access log): %.0f polls per second, %.0f bytes in and %.0f out per poll "
+        "(statuses %s: a conditional GET of the unchanged signature). Polls per tenth of a second "
+        "over that time (the masters' jitter keeps them spread): %s.\n" % (
+            fl["hosts"], fl["interval_s"], fl["start_seconds"], fl["idle_seconds"],
+            idle["polls_per_second"], idle["bytes_in_per_poll"], idle["bytes_out_per_poll"],
+            ", ".join(str(s) for s in idle["statuses"]),
+            " ".join(str(n) for n in idle["spread_by_tenth_of_second"])))
+    md.append("Then the new build, signed with `--rollout` 10, 50, 0 (halted) and 100 in turn (the "
+              "same file signed again each time), each step judged after %g s:\n" % 6)
+    md.append("| rollout % | hosts on the new build | fraction | target ± 2σ | exactly the hosts "
+              "the cohort rule names | hosts that moved | artifact downloads | all hosts after |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    for s in fl["steps"]:
+        p = s["rollout"] / 100
+        md.append("| %d | %d | %.3f | %.2f ± %.3f | %s | %d | %s | %s |" % (
+            s["rollout"], s["on_new_build"], s["fraction"], p, s["margin_2sigma"],
+            yes(s["exact"]), s["moved"], s.get("downloads", "?"),
+            "%.1f s" % s["converged_seconds"] if "converged_seconds" in s else "–"))
+    md.append("")
+    png = plot_fleet(plot_dir, fl)
+    if png:
+        md.append("![hosts on the new build over time](%s)\n" % os.path.relpath(png, rel))
+    steps = {s["rollout"]: s for s in fl["steps"]}
+    for share in (10, 50):
+        if share in steps:
+            targets.append(("fleet: %d%% rollout within a binomial margin of the target" % share,
+                            "%.3f (2σ %.3f)" % (steps[share]["fraction"],
+                                                steps[share]["margin_2sigma"]),
+                            steps[share]["within_margin"] and steps[share]["exact"]))
+    if 0 in steps:
+        targets.append(("fleet: no host moves after rollout:0", "%d moved" % steps[0]["moved"],
+                        steps[0]["moved"] == 0))
+
+
 def main():
     results_md, plot_dir = sys.argv[1], sys.argv[2]
     rel = os.path.dirname(os.path.abspath(results_md))
@@ -591,6 +651,7 @@ def main():
     section_footprint(body, fp, targets, plot_dir, rel)
     section_transfer(body, tr, targets)
     section_latency(body, lat, targets)
+    section_fleet(body, load("fleet.json"), targets, plot_dir, rel)
 
     md = ["# molt benchmarks: results\n",
           "Written by `bench/run.sh%s` on %s in %s (%s). Do not edit by hand: rerun `bench/run.sh`."

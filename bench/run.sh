@@ -4,7 +4,7 @@
 #   bench/run.sh            the full run (about 13 minutes on 2 cores): bench/RESULTS.md
 #   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
 #                           bench/out/quick/RESULTS.md, nothing committed is touched
-#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, soak
+#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, fleet, soak
 #                                     (soak, 500 upgrades under load, runs only when named: it
 #                                     writes its own section of RESULTS.md)
 #   BENCH_NICE=-10                    run every benchmark process at that nice value (on a shared
@@ -23,7 +23,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 QUICK=0
-ONLY=load,footprint,transfer,latency
+ONLY=load,footprint,transfer,latency,fleet
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -67,12 +67,13 @@ fi
 # ---- builds
 # Always through the build tool: it does nothing when the binaries are current, and a stale
 # build would measure old code.
-say "building hello_v1, hello_v2, go_server_v1, go_server_v2 and molt in $MOLT_BENCH_BUILD (Release)"
+say "building the hello, Go and C server builds and molt in $MOLT_BENCH_BUILD (Release)"
 [ -f "$MOLT_BENCH_BUILD/CMakeCache.txt" ] || \
   cmake -S "$REPO" -B "$MOLT_BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # A build tree configured before Go was installed looks for it again.
 grep -q '^MOLT_GO:FILEPATH=/' "$MOLT_BENCH_BUILD/CMakeCache.txt" || cmake "$MOLT_BENCH_BUILD" >/dev/null
-cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 go_server_v1 go_server_v2 molt-cli >/dev/null
+cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 go_server_v1 go_server_v2 c_server_v1 \
+  c_server_v2 molt-cli >/dev/null
 mkdir -p "$BIN" "$BENCH_OUT"
 if [ ! -x "$BIN/loadgen" ] || [ "$HERE/loadgen.cpp" -nt "$BIN/loadgen" ]; then
   g++ -O2 -std=c++20 -Wall -Wextra -o "$BIN/loadgen" "$HERE/loadgen.cpp"
@@ -82,7 +83,7 @@ if [ ! -f "$BIN/floor_preload.so" ] || [ "$HERE/floor_preload.c" -nt "$BIN/floor
 fi
 
 # ---- run
-if [ "$ONLY" = load,footprint,transfer,latency ]; then
+if [ "$ONLY" = load,footprint,transfer,latency,fleet ]; then
   rm -f "$BENCH_OUT"/*.json "$BENCH_OUT"/*.dat "$BENCH_OUT"/*.log "$BENCH_OUT"/*.txt
 fi
 # The machine may be shared: optionally wait (bounded) for a quieter moment, and record the load
@@ -117,6 +118,7 @@ has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.
 has footprint && { say "== 2. master footprint"; python3 "$HERE/master_footprint.py"; }
 has transfer && { say "== 3. transfer"; bash "$HERE/transfer.sh"; }
 has latency && { say "== 4. upgrade latency"; python3 "$HERE/upgrade_latency.py"; }
+has fleet && { say "== 6. a fleet on one source"; python3 "$HERE/fleet.py"; }
 has soak && { say "== 5. soak"; python3 "$HERE/soak.py" "$RESULTS"; }
 END=$(date +%s)
 python3 - <<EOF
