@@ -6,9 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates ccache dpkg-dev file
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libbrotli-dev
+  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libbrotli-dev libzstd-dev
   clang clang-format libclang-rt-14-dev
-  golang-go minisign nginx-light python3 python3-botocore python3-prometheus-client openssl curl procps systemd util-linux
+  golang-go zstd minisign nginx-light python3 python3-botocore python3-prometheus-client openssl curl procps systemd util-linux
   $(command -v npm >/dev/null || echo nodejs npm)
 )
 

@@ -63,6 +63,10 @@ FetchResult FileFetcher::download(const Validator& since, Sink& sink) {
   return fetch(path_, since, sink);
 }
 
+FetchResult FileFetcher::fetch_patch(const std::string& name, Sink& sink) {
+  return fetch(path_ + ".patch/" + name, {}, sink);
+}
+
 FetchResult FileFetcher::fetch(const std::string& path, const Validator& since, Sink& sink) {
   FetchResult result;
   // Non-blocking: a FIFO opens at once (and is then refused) instead of waiting for a writer.

@@ -20,6 +20,7 @@ class FileFetcher final : public Fetcher {
   std::string describe() const override { return path_; }
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
+  FetchResult fetch_patch(const std::string& name, Sink& sink) override;
   int watch_fd() const override { return inotify_fd_.get(); }
   WatchEvent read_watch() override;
 

@@ -8,14 +8,14 @@
 namespace molt::internal {
 namespace {
 
-// "https://x/app?token=t" -> "https://x/app.minisig?token=t": a presigned or tokened URL keeps
-// its query on the signature too.
-std::string signature_url(const std::string& url) {
+// ("https://x/app?token=t", ".minisig") -> "https://x/app.minisig?token=t": a presigned or
+// tokened URL keeps its query on the signature and the patches too.
+std::string sibling_url(const std::string& url, const std::string& suffix) {
   std::size_t path_start = url.find("://");
   path_start = path_start == std::string::npos ? 0 : path_start + 3;
   std::size_t query = url.find_first_of("?#", path_start);
-  if (query == std::string::npos) return url + ".minisig";
-  return url.substr(0, query) + ".minisig" + url.substr(query);
+  if (query == std::string::npos) return url + suffix;
+  return url.substr(0, query) + suffix + url.substr(query);
 }
 
 // Whether the response's Last-Modified is no earlier than its Date. libcurl parses both dates: a
@@ -31,7 +31,9 @@ bool modified_this_second(const TransferResult& response) {
 }  // namespace
 
 HttpFetcher::HttpFetcher(std::string url, HttpOptions options)
-    : url_(std::move(url)), signature_url_(signature_url(url_)), options_(std::move(options)) {}
+    : url_(std::move(url)),
+      signature_url_(sibling_url(url_, ".minisig")),
+      options_(std::move(options)) {}
 
 std::string HttpFetcher::describe() const { return redact_url(url_); }
 
@@ -41,6 +43,12 @@ FetchResult HttpFetcher::poll(const Validator& since, Sink& sink) {
 
 FetchResult HttpFetcher::download(const Validator& since, Sink& sink) {
   return fetch(url_, since, sink);
+}
+
+FetchResult HttpFetcher::fetch_patch(const std::string& name, Sink& sink) {
+  std::string escaped;  // a name holds [A-Za-z0-9._-] and %XX: the % itself is escaped in a URL
+  for (char c : name) escaped += c == '%' ? std::string("%25") : std::string(1, c);
+  return fetch(sibling_url(url_, ".patch/" + escaped), {}, sink);
 }
 
 FetchResult HttpFetcher::fetch(const std::string& url, const Validator& since, Sink& sink) const {

@@ -16,6 +16,7 @@ class HttpFetcher final : public Fetcher {
   std::string describe() const override;
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
+  FetchResult fetch_patch(const std::string& name, Sink& sink) override;
 
  private:
   FetchResult fetch(const std::string& url, const Validator& since, Sink& sink) const;

@@ -77,15 +77,30 @@ std::string S3Fetcher::describe() const {
   return artifact_.uri() + " at " + endpoint_.origin();
 }
 
-FetchResult S3Fetcher::poll(const Validator& since, Sink& sink) { return fetch(true, since, sink); }
+FetchResult S3Fetcher::poll(const Validator& since, Sink& sink) {
+  return fetch(signature_, signature_target_, since, sink);
+}
 
 FetchResult S3Fetcher::download(const Validator& since, Sink& sink) {
-  return fetch(false, since, sink);
+  return fetch(artifact_, artifact_target_, since, sink);
+}
+
+FetchResult S3Fetcher::fetch_patch(const std::string& name, Sink& sink) {
+  s3::ObjectName patch{artifact_.bucket, artifact_.key + ".patch/" + name};
+  std::string error;
+  std::optional<s3::Target> target =
+      s3::object_target(endpoint_, settings_.style, patch.bucket, patch.key, error);
+  if (!target) return {.status = FetchResult::Status::kFailed, .error = patch.uri() + ": " + error};
+  return fetch(patch, *target, {}, sink);
 }
 
 TransferRequest S3Fetcher::request(bool signature, const Validator& since,
                                    s3::Clock::time_point now) const {
-  const s3::Target& target = signature ? signature_target_ : artifact_target_;
+  return request(signature ? signature_target_ : artifact_target_, since, now);
+}
+
+TransferRequest S3Fetcher::request(const s3::Target& target, const Validator& since,
+                                   s3::Clock::time_point now) const {
   s3::Request r{"GET", target.host, target.path, {}, headers_};
   // Signed with the rest, so added here rather than by transfer().
   if (auto condition = conditional_header(since)) r.headers.push_back(std::move(*condition));
@@ -102,10 +117,11 @@ TransferRequest S3Fetcher::request(bool signature, const Validator& since,
   return out;
 }
 
-FetchResult S3Fetcher::fetch(bool signature, const Validator& since, Sink& sink) const {
-  const std::string object = (signature ? signature_ : artifact_).uri();
+FetchResult S3Fetcher::fetch(const s3::ObjectName& name, const s3::Target& target,
+                             const Validator& since, Sink& sink) const {
+  const std::string object = name.uri();
   const s3::Clock::time_point now = s3::Clock::now();
-  TransferResult response = transfer(request(signature, since, now), http_, sink);
+  TransferResult response = transfer(request(target, since, now), http_, sink);
   FetchResult result;
   if (!response.ok()) {
     result.error = object + " at " + response.error;

@@ -32,6 +32,7 @@ class S3Fetcher final : public Fetcher {
   std::string describe() const override;
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
+  FetchResult fetch_patch(const std::string& name, Sink& sink) override;
 
   // The signed request for the artifact (or, with `signature`, its .minisig) at `now`.
   TransferRequest request(bool signature, const Validator& since, s3::Clock::time_point now) const;
@@ -40,7 +41,10 @@ class S3Fetcher final : public Fetcher {
 
  private:
   S3Fetcher() = default;
-  FetchResult fetch(bool signature, const Validator& since, Sink& sink) const;
+  TransferRequest request(const s3::Target& target, const Validator& since,
+                          s3::Clock::time_point now) const;
+  FetchResult fetch(const s3::ObjectName& object, const s3::Target& target, const Validator& since,
+                    Sink& sink) const;
 
   s3::ObjectName artifact_;
   s3::ObjectName signature_;

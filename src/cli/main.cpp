@@ -4,6 +4,7 @@
 
 #include "build_id_command.hpp"
 #include "control_commands.hpp"
+#include "delta_command.hpp"
 #include "run_command.hpp"
 #include "sign_commands.hpp"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   molt::cli::add_build_id_command(app);
   molt::cli::add_sign_commands(app);
+  molt::cli::add_delta_command(app);
   molt::cli::add_control_commands(app);
   molt::cli::add_run_command(app);
   // Exit codes, as for a molt program's master: 0 success, 1 a runtime failure (a command's own

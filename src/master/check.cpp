@@ -8,6 +8,8 @@
 #include "master/staged_file.hpp"
 #include "util/build_id.hpp"
 #include "util/framing.hpp"
+#include "util/mapped_file.hpp"
+#include "util/patch.hpp"
 #include "util/time_text.hpp"
 
 namespace molt::internal {
@@ -73,12 +75,56 @@ std::string outside_rollout(int rollout, const std::string& build_id, const Chec
          ": not taken until the rollout widens";
 }
 
+std::string verify_staged(const sig::PublicKey& key, const sig::Signature& signature,
+                          const StagedFile& staged) {
+  return signature.prehashed ? sig::verify_digest(key, signature, staged.digest())
+                             : sig::verify_file(key, signature, staged.path());
+}
+
+// The new build rebuilt from <bin> and the source's patch from the running build, verified
+// against the artifact's signature; null when there is no patch or it did not give the signed
+// file (`why_not` then says why, for the log).
+std::unique_ptr<StagedFile> staged_from_patch(Fetcher& fetcher, const CheckRequest& request,
+                                              const sig::PublicKey& key,
+                                              const sig::Signature& signature, Sys& sys,
+                                              CheckOutcome& result, std::string& why_not) {
+  const std::string name = patch_name(request.running_build_id);
+  MemorySink patch(request.max_size);
+  FetchResult got = fetcher.fetch_patch(name, patch);
+  if (got.status == Status::kMissing) return nullptr;
+  const std::string what = "the patch from build " + request.running_build_id;
+  if (got.status != Status::kChanged) {
+    why_not = what + ": " + (got.error.empty() ? "not read" : got.error) +
+              "; the whole artifact is downloaded instead";
+    return nullptr;
+  }
+  result.downloaded = true;
+  result.downloaded_bytes = patch.bytes().size();
+  std::string error;
+  std::optional<MappedFile> old = MappedFile::open(request.bin_path, error);
+  auto staged = std::make_unique<StagedFile>(sys, request.bin_path, request.max_size);
+  if (!old || !staged->open() || !apply_patch(old->bytes(), patch.bytes(), *staged, error) ||
+      !staged->finish()) {
+    why_not = what + ": " + (!error.empty() ? error : staged->error()) +
+              "; the whole artifact is downloaded instead";
+    return nullptr;
+  }
+  if (std::string bad = verify_staged(key, signature, *staged); !bad.empty()) {
+    why_not = what + " rebuilt a file that does not match the signature (" + bad +
+              "); the whole artifact is downloaded instead";
+    return nullptr;
+  }
+  return staged;
+}
+
 // Accumulates the outcome; each step returns early through one of these.
 struct Outcome {
   CheckOutcome result;
+  std::string note;  // said after the message: why a patch was not used
   CheckOutcome done(Kind kind, std::string message = {}) {
     result.kind = kind;
     result.message = std::move(message);
+    if (!note.empty()) result.message += (result.message.empty() ? "" : "; ") + note;
     return result;
   }
 };
@@ -164,28 +210,38 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
   }
 
-  StagedFile staged(sys, request.bin_path, request.max_size);
-  if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
-  FetchResult fetched = fetcher.download(artifact_since, staged);
-  out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
-  out.result.downloaded_bytes = staged.size();
-  if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
-  out.result.used_early_retry = early;
-  if (fetched.status == Status::kMissing) {
-    if (!verify) return out.done(Kind::kNothing);
-    out.result.retry = true;
-    return out.done(Kind::kNothing, source + ": signature present, waiting for the artifact");
+  // A delta update first, when the source has a patch from the running build: rebuilt from
+  // <bin> and verified like a download. Any failure falls back to the whole artifact.
+  std::unique_ptr<StagedFile> patched;
+  if (verify && !request.running_build_id.empty()) {
+    patched = staged_from_patch(fetcher, request, *key, *signature, sys, out.result, out.note);
   }
-  if (fetched.status == Status::kFailed) return out.done(Kind::kFailed, fetched.error);
-  out.result.artifact = fetched.validator;
-  if (!staged.finish()) return out.done(Kind::kFailed, source + ": " + staged.error());
-
-  if (verify) {
-    std::string error = signature->prehashed ? sig::verify_digest(*key, *signature, staged.digest())
-                                             : sig::verify_file(*key, *signature, staged.path());
-    if (!error.empty()) {
-      out.result.verify_failed = true;
-      return out.done(Kind::kFailed, source + ": " + error);
+  const bool from_patch = patched != nullptr;
+  std::unique_ptr<StagedFile> owned =
+      from_patch ? std::move(patched)
+                 : std::make_unique<StagedFile>(sys, request.bin_path, request.max_size);
+  StagedFile& staged = *owned;
+  if (!from_patch) {
+    if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());
+    FetchResult fetched = fetcher.download(artifact_since, staged);
+    out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
+    out.result.downloaded_bytes = staged.size();
+    if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
+    out.result.used_early_retry = early;
+    if (fetched.status == Status::kMissing) {
+      if (!verify) return out.done(Kind::kNothing);
+      out.result.retry = true;
+      return out.done(Kind::kNothing, source + ": signature present, waiting for the artifact");
+    }
+    if (fetched.status == Status::kFailed) return out.done(Kind::kFailed, fetched.error);
+    out.result.artifact = fetched.validator;
+    if (!staged.finish()) return out.done(Kind::kFailed, source + ": " + staged.error());
+    if (verify) {
+      std::string error = verify_staged(*key, *signature, staged);
+      if (!error.empty()) {
+        out.result.verify_failed = true;
+        return out.done(Kind::kFailed, source + ": " + error);
+      }
     }
   }
 
@@ -220,7 +276,10 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   }
   staged.release();
   out.result.staged_path = staged.path();
-  return out.done(Kind::kStaged, source + ": verified build " + *build_id + "; starting it");
+  std::string how = from_patch ? " (rebuilt from a " + std::to_string(out.result.downloaded_bytes) +
+                                     "-byte patch from build " + request.running_build_id + ")"
+                               : "";
+  return out.done(Kind::kStaged, source + ": verified build " + *build_id + how + "; starting it");
 }
 
 std::string encode_outcome(const CheckOutcome& o) {

@@ -64,6 +64,15 @@ class Fetcher {
   // Streams the artifact into `sink` unless unchanged since `since` (an empty validator: always).
   virtual FetchResult download(const Validator& since, Sink& sink) = 0;
 
+  // Fetches a delta patch, "<source>.patch/<name>" (a name made from the running BuildID), into
+  // `sink`. kMissing, the default, when the source kind has none: the artifact is then downloaded
+  // whole. What a patch rebuilds is verified against the artifact's signature like a download.
+  virtual FetchResult fetch_patch(const std::string& name, Sink& sink) {
+    (void)name;
+    (void)sink;
+    return {.status = FetchResult::Status::kMissing};
+  }
+
   // A descriptor that becomes readable when the source may have changed (inotify for a file
   // source), or -1 when the source can only be polled on the interval.
   virtual int watch_fd() const { return -1; }

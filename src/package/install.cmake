@@ -47,5 +47,5 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libspdlog-dev, libssl-dev, zlib1g-dev, libcpp-httplib-dev, pkg-config, libcurl4")
+    "libspdlog-dev, libssl-dev, zlib1g-dev, libcpp-httplib-dev, pkg-config, libcurl4, libzstd1")
 include(CPack)

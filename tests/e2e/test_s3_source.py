@@ -12,7 +12,7 @@ import time
 import unittest
 from unittest import mock
 
-from harness import Load, Service, hello_build, wait_until
+from harness import MOLT, Load, Service, hello_build, run, wait_until
 from s3_peers import (ACCESS_KEY, REGION, NotS3, S3rver, SigningFront, SigningKey, publish,
                       require_s3rver)
 
@@ -119,6 +119,26 @@ class Upgrade(S3Case):
                          % (origin, os.path.getsize(hello_build("v2"))))
         self.assertEqual(error_lines(svc), [])
         self.assert_no_secret_logged(svc)
+
+    def test_a_delta_patch_in_the_bucket_is_fetched_instead_of_the_artifact(self):
+        self.bucket("delta", "v1")
+        svc = s3_service(self, self.s3.endpoint, "s3://delta/app")
+        svc.log.wait_for(r"build v1 is already running")
+        patch = os.path.join(svc.dir, "v1.patch")
+        run(MOLT, "delta", "--from", hello_build("v1"), "--to", hello_build("v2"), "-o", patch)
+        self.s3.put("delta", "app.patch/v1", patch)
+        v1_modified = self.s3.last_modified("delta", "app.minisig")
+        wait_until(lambda: time.time() >= v1_modified + 1, "the next second on s3rver's clock")
+        mark = svc.log.mark()
+        publish(self.s3, "delta", "app", "v2", self.key)
+        svc.signal(signal.SIGHUP)
+        svc.wait_ready("v2", mark)
+        upgrade = "\n".join(svc.log.since(mark))
+        origin = re.escape(self.s3.endpoint)
+        self.assertRegex(upgrade, r"debug: GET %s/delta/app\.patch/v1: 200 OK \(%d bytes\)"
+                         % (origin, os.path.getsize(patch)))
+        self.assertNotRegex(upgrade, r"debug: GET %s/delta/app: " % origin)
+        self.assertTrue(filecmp.cmp(svc.bin, hello_build("v2"), shallow=False))
 
     def test_a_slowly_uploaded_artifact_upgrades_once_the_upload_ends(self):
         # Issue 9, item 8: the signature is published first, then the artifact is uploaded in
