@@ -3,7 +3,7 @@
 
 HOSTS masters (500; 40 with --quick), each `molt run` of the C server (examples/c/server.c, no
 library) in a folder of its own, with its own --host-id, all polling one nginx every second for
-tests/fixtures/c_server_v2. Measured at the server (nginx's access log): requests and bytes per
+tests/fixtures/c_server_v2, with a delta patch from v1 (`molt delta`) beside it. Measured at the server (nginx's access log): requests and bytes per
 idle poll, polls per second and how they spread over each second (the masters' jitter). Then a
 staged rollout of v2, signed with --rollout 10, 50, then 0 (halted), then 100: the share of hosts
 on v2 after each (against the exact set master/cohort.hpp's rule gives, and the binomial margin
@@ -113,6 +113,11 @@ def main():
     # The source holds the running build, signed, as it would between deploys: idle polls
     # are conditional requests for a signature that has not changed.
     c.publish(c_build("v1"), target, keys)
+    # A delta update beside it (v1 to v2 is a one-line change: the version string).
+    v1_id = c.run(c.MOLT, "build-id", c_build("v1")).stdout.strip()
+    patch = os.path.join(ngx.root, "server.patch", v1_id)
+    os.makedirs(os.path.dirname(patch))
+    c.run(c.MOLT, "delta", "--from", c_build("v1"), "--to", c_build("v2"), "-o", patch)
     staging = os.path.join(ngx.root, ".staging")
     shutil.copyfile(c_build("v2"), staging)
     os.chmod(staging, 0o755)
@@ -129,7 +134,9 @@ def main():
             published.append(True)
         return time.time()
 
-    results = {"hosts": HOSTS, "interval_s": 1, "idle_seconds": IDLE_SECONDS, "steps": []}
+    results = {"hosts": HOSTS, "interval_s": 1, "idle_seconds": IDLE_SECONDS, "steps": [],
+               "artifact_bytes": os.path.getsize(c_build("v2")),
+               "patch_bytes": os.path.getsize(patch)}
     fleet = None
     progress = []
     try:
@@ -181,10 +188,12 @@ def main():
             on = fleet.on_new_build()
             p = share / 100
             margin = 2 * (p * (1 - p) / HOSTS) ** 0.5 if 0 < p < 1 else 0
-            downloads = sum(1 for r in access_lines(ngx.access_log, t, time.time())
-                            if r[3] == 200 and r[4].startswith('"GET /server '))
+            served = [r for r in access_lines(ngx.access_log, t, time.time()) if r[3] == 200]
+            artifacts = [r for r in served if r[4].startswith('"GET /server ')]
+            patches = [r for r in served if r[4].startswith('"GET /server.patch/')]
             step = {"rollout": share, "on_new_build": len(on), "fraction": len(on) / HOSTS,
-                    "downloads": downloads,
+                    "downloads": len(artifacts) + len(patches), "patch_downloads": len(patches),
+                    "bytes_sent": sum(r[2] for r in artifacts + patches),
                     "margin_2sigma": margin,
                     "within_margin": abs(len(on) / HOSTS - p) <= margin + 1e-9 or share == 0,
                     # Halted: no host moves; otherwise exactly the hosts the rule names (and
@@ -205,6 +214,13 @@ def main():
     with open(os.path.join(c.OUT, "fleet-progress.dat"), "w") as f:
         for t, n in progress:
             f.write("%.2f %d\n" % (t, n))
+    # The same for examples/hello (the library's example, 2 MiB), v1 to v2 (the BuildID string).
+    hello_patch = os.path.join(c.OUT, "hello-v1-v2.patch")
+    c.run(c.MOLT, "delta", "--from", c.hello_build("v1"), "--to", c.hello_build("v2"), "-o",
+          hello_patch)
+    results["hello_patch_bytes"] = os.path.getsize(hello_patch)
+    results["hello_artifact_bytes"] = os.path.getsize(c.hello_build("v2"))
+    os.remove(hello_patch)
     c.write_json("fleet.json", results)
 
 

@@ -615,15 +615,29 @@ def section_fleet(md, fl, targets, plot_dir, rel):
     md.append("Then the new build, signed with `--rollout` 10, 50, 0 (halted) and 100 in turn (the "
               "same file signed again each time), each step judged after %g s:\n" % 6)
     md.append("| rollout % | hosts on the new build | fraction | target ± 2σ | exactly the hosts "
-              "the cohort rule names | hosts that moved | artifact downloads | all hosts after |")
-    md.append("|---|---|---|---|---|---|---|---|")
+              "the cohort rule names | hosts that moved | downloads (of them patches) | bytes "
+              "sent | all hosts after |")
+    md.append("|---|---|---|---|---|---|---|---|---|")
     for s in fl["steps"]:
         p = s["rollout"] / 100
-        md.append("| %d | %d | %.3f | %.2f ± %.3f | %s | %d | %s | %s |" % (
+        md.append("| %d | %d | %.3f | %.2f ± %.3f | %s | %d | %s (%s) | %s | %s |" % (
             s["rollout"], s["on_new_build"], s["fraction"], p, s["margin_2sigma"],
-            yes(s["exact"]), s["moved"], s.get("downloads", "?"),
+            yes(s["exact"]), s["moved"], s.get("downloads", "?"), s.get("patch_downloads", "?"),
+            s.get("bytes_sent", "?"),
             "%.1f s" % s["converged_seconds"] if "converged_seconds" in s else "–"))
     md.append("")
+    if fl.get("patch_bytes"):
+        share = fl["patch_bytes"] / fl["artifact_bytes"]
+        md.append("Delta updates: the v1-to-v2 patch (`molt delta`; the two builds differ by one "
+                  "line, the version string) is %d bytes against the %d-byte artifact (%.2f%%): "
+                  "what each host that moves downloads instead of the artifact, checked against "
+                  "the artifact's signature. For `examples/hello` (the library's example), v1 to "
+                  "v2: %s bytes against %s (%.3f%%).\n" % (
+                      fl["patch_bytes"], fl["artifact_bytes"], 100 * share,
+                      fl.get("hello_patch_bytes"), fl.get("hello_artifact_bytes"),
+                      100 * fl.get("hello_patch_bytes", 0) / max(fl.get("hello_artifact_bytes", 1), 1)))
+        targets.append(("fleet: a one-line change's patch under 5% of the artifact",
+                        "%.2f%%" % (100 * share), share < 0.05))
     png = plot_fleet(plot_dir, fl)
     if png:
         md.append("![hosts on the new build over time](%s)\n" % os.path.relpath(png, rel))
