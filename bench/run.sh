@@ -15,8 +15,9 @@
 #                                     be shared, and other work shows in every latency figure
 #
 # Installs what it needs from Debian if missing (wrk, hey, nginx-light, gnuplot-nox, minisign,
-# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2 and the molt
-# command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own client.
+# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2, c_server_v1
+# and the molt command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own
+# client.
 # Must run as root (nginx binary upgrade as root, iptables counters). Everything is on loopback.
 set -euo pipefail
 
@@ -66,10 +67,10 @@ fi
 # ---- builds
 # Always through the build tool: it does nothing when the binaries are current, and a stale
 # build would measure old code.
-say "building hello_v1, hello_v2 and molt in $MOLT_BENCH_BUILD (Release)"
+say "building hello_v1, hello_v2, c_server_v1 and molt in $MOLT_BENCH_BUILD (Release)"
 [ -f "$MOLT_BENCH_BUILD/CMakeCache.txt" ] || \
   cmake -S "$REPO" -B "$MOLT_BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 molt-cli >/dev/null
+cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 c_server_v1 molt-cli >/dev/null
 mkdir -p "$BIN" "$BENCH_OUT"
 if [ ! -x "$BIN/loadgen" ] || [ "$HERE/loadgen.cpp" -nt "$BIN/loadgen" ]; then
   g++ -O2 -std=c++20 -Wall -Wextra -o "$BIN/loadgen" "$HERE/loadgen.cpp"
