@@ -36,9 +36,10 @@ RUN install -D -m 0755 build/examples/hello /out/opt/hello/hello \
 # ---- stage 2: runtime ----------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
 # Only the shared libraries hello and molt load (ldd), plus CA certificates for https:// and
-# s3:// sources. libstdc++6 and libgcc-s1 are already in the base. libcurl4 is not in ldd's
-# list but must stay: the check helper loads libcurl.so.4 with dlopen on its first transfer, so
-# without it every http(s):// and s3:// check fails ("cannot load libcurl.so.4: ...").
+# s3:// sources. libstdc++6 and libgcc-s1 are already in the base. libcurl4 and libssl3 are not
+# in ldd's list but must stay: the check helper loads libcurl.so.4 with dlopen on its first
+# transfer, and libcrypto.so.3 (libssl3) on its first signature check, so without them every
+# http(s):// and s3:// check fails ("cannot load libcurl.so.4: ...") and no build is verified.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcurl4 libssl3 libcpp-httplib0.11 libspdlog1.10 libfmt9 zlib1g libbrotli1 ca-certificates \

@@ -11,6 +11,10 @@
    see their size.
 3. HTTPS: a master polling an https:// source (nginx with a test CA made here) goes through
    CYCLES fetch-verify-install-restart cycles; its Private_Dirty before and after.
+4. Idle masters side by side (issue 13): `molt run` over the C server (bench/molt_run_smaps.py,
+   with its per-mapping table) and Debian nginx's master process (2 workers) in the foreground
+   and daemonized, each idle; Rss, Anonymous and Private_Dirty (+ Shared_Dirty) from
+   smaps_rollup, median of 3 of each.
 Writes OUT/master_footprint.json.
 """
 import os
@@ -21,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
+import molt_run_smaps  # noqa: E402
 
 IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "10" if c.QUICK else "60"))
 CYCLES = int(os.environ.get("BENCH_HTTPS_CYCLES", "5" if c.QUICK else "20"))
@@ -236,12 +241,84 @@ def https_cycles(results):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def nginx_foreground_master(workers=2):
+    """smaps of Debian nginx's master run in the foreground (`daemon off`, as molt run's master
+    runs: never forked away from the process that loaded its libraries), with its workers up."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="molt-bench-nginx-fg-")
+    os.makedirs(os.path.join(d, "www"))
+    p = subprocess.Popen([sys.executable, c.NGINX_RUNNER, "--foreground-master", "--workers",
+                          str(workers), "--dir", d, "--port", str(c.free_port()), "--root",
+                          os.path.join(d, "www")], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while len(c.children_of(p.pid)) < workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1)  # the master sits in sigsuspend
+        r = molt_run_smaps.rollup(p.pid)
+        r["mappings"] = molt_run_smaps.per_mapping(p.pid)
+        return r
+    finally:
+        p.send_signal(signal.SIGQUIT)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def nginx_daemon_master():
+    """The same, daemonized (`daemon on`, as Debian's nginx.service runs it): the master is a
+    child forked by the process that loaded the libraries, which then exits. fork copies no page
+    table entry of a file mapping, so its Rss counts only the pages it touched since."""
+    ngx = c.Nginx("footprint-master")
+    try:
+        time.sleep(1)
+        r = molt_run_smaps.rollup(ngx.master)
+        r["mappings"] = molt_run_smaps.per_mapping(ngx.master)
+        return r
+    finally:
+        ngx.stop()
+
+
+def idle_masters(results, samples=3):
+    """The idle `molt run` master against nginx's master: the median of `samples` starts each
+    (Rss of shared libraries depends on which of their pages the page cache holds)."""
+    c.log("master_footprint: idle molt run master (C server) and nginx master, %d each" % samples)
+    keys = ("Rss", "Pss", "Anonymous", "Private_Dirty", "Shared_Dirty", "dirty")
+    out = {"samples": samples}
+
+    def median_of(name, runs):
+        runs.sort(key=lambda r: r["Rss"])
+        out[name] = {k: c.median([r[k] for r in runs]) for k in keys}
+        out[name + "_mappings"] = {molt_run_smaps.short(n): v
+                                   for n, v in runs[len(runs) // 2]["mappings"].items()
+                                   if v["Rss"] > 0}
+
+    molt_runs = []
+    for _ in range(samples):
+        m = molt_run_smaps.measure(c.BUILD)
+        molt_runs.append(dict(m["rollup"], mappings=m["mappings"]))
+    median_of("molt_run", molt_runs)
+    median_of("nginx", [nginx_foreground_master() for _ in range(samples)])
+    median_of("nginx_daemon", [nginx_daemon_master() for _ in range(samples)])
+    results["idle_masters"] = out
+    c.log("  Rss / Anonymous KiB: molt run master %s / %s, nginx master %s / %s (daemonized "
+          "%s / %s)" % (out["molt_run"]["Rss"], out["molt_run"]["Anonymous"], out["nginx"]["Rss"],
+                        out["nginx"]["Anonymous"], out["nginx_daemon"]["Rss"],
+                        out["nginx_daemon"]["Anonymous"]))
+
+
 def main():
     results = {"idle_seconds": IDLE, "interval": "1s", "idle": {}}
     c.log("master_footprint: floor of the hello binary (libraries loaded, before main)")
     results["floor_kib"] = floor()
     idle(results)
     https_cycles(results)
+    idle_masters(results)
     c.write_json("master_footprint.json", results)
 
 

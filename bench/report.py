@@ -339,6 +339,7 @@ def section_footprint(md, fp, targets, plot_dir, rel):
         png = plot_https(plot_dir, fp)
         if png:
             md.append("![master memory across HTTPS cycles](%s)\n" % os.path.relpath(png, rel))
+    section_idle_masters(md, fp.get("idle_masters"), targets)
     worst_over = max(fp["idle"][k]["master_mem_kib_end"]["Private_Dirty"] - fl["Private_Dirty"]
                      for k in fp["idle"])
     worst_peak = max(fp["idle"][k]["master_private_dirty_kib_peak"] - fl["Private_Dirty"]
@@ -357,6 +358,64 @@ def section_footprint(md, fp, targets, plot_dir, rel):
     targets.append(("idle CPU under 0.1% of a core at a 1 s poll (master + its helpers)",
                     ", ".join("%s: %s%% (master alone %s%%)" % (k, fmt(v, 3), fmt(cpu_own[k], 3))
                               for k, v in cpu.items()), all(v < 0.1 for v in cpu.values())))
+
+
+# Issue 13's figures for overseer's Go master: overseer cannot be built offline, so they are
+# quoted, not measured here.
+OVERSEER = {"private": 1024, "Rss": 5734}
+MOLT_RUN_TARGETS = {"Anonymous": 512, "Rss": 4096}
+
+
+def section_idle_masters(md, im, targets):
+    """Idle `molt run` master against nginx's master (and overseer's, quoted from issue 13)."""
+    if not im:
+        return
+    m, n = im["molt_run"], im["nginx"]
+    d = im.get("nginx_daemon")
+    md.append("**Idle masters side by side** (issue 13; `master_footprint.py`'s `idle_masters`, "
+              "`bench/molt_run_smaps.py`): `molt run` over the C server (`examples/c/server.c`, "
+              "a drop folder source polled hourly, its first check over) and Debian nginx's "
+              "master process with 2 workers (`tests/tools/nginx.py`), each idle; median of %d "
+              "starts each, from `/proc/PID/smaps_rollup` (KiB). Private_Dirty is shown with, in "
+              "brackets, the Shared_Dirty pages the master shares copy-on-write with its forked "
+              "processes (molt's check helper, alive between polls; nginx's workers): they are "
+              "the master's own, counted as shared while those live. Rss counts every page "
+              "mapped into the process, shared libraries' too: it depends on what the page cache "
+              "holds around the pages a process touched, and a daemonized master (forked by the "
+              "process that loaded the libraries, which then exits; fork copies no page table "
+              "entry of a file mapping) counts only the pages it touched since. `molt run`'s "
+              "master never daemonizes, so nginx's master in the foreground is the comparable "
+              "row.\n" % im["samples"])
+    md.append("| idle master | Rss KiB | Anonymous KiB | Private_Dirty KiB (+ Shared_Dirty) |")
+    md.append("|---|---|---|---|")
+
+    def dirty(x):
+        return "%s (+%s)" % (x["Private_Dirty"], x["Shared_Dirty"])
+    md.append("| `molt run` (target: Rss <= %d, Anonymous <= %d) | %s | %s | %s |" % (
+        MOLT_RUN_TARGETS["Rss"], MOLT_RUN_TARGETS["Anonymous"], m["Rss"], m["Anonymous"],
+        dirty(m)))
+    md.append("| nginx (nginx-light), `daemon off` | %s | %s | %s |" % (
+        n["Rss"], n["Anonymous"], dirty(n)))
+    if d:
+        md.append("| nginx (nginx-light), `daemon on` | %s | %s | %s |" % (
+            d["Rss"], d["Anonymous"], dirty(d)))
+    md.append("| overseer's Go master: **not measured here** (overseer cannot be built offline); "
+              "issue 13's figures | %d | – | %d (private memory) |" % (OVERSEER["Rss"],
+                                                              OVERSEER["private"]))
+    md.append("")
+    def where(mappings):
+        top = sorted(mappings.items(), key=lambda kv: -kv[1]["Rss"])
+        return ", ".join("%s %d (%d anonymous)" % (name, v["Rss"], v["Anonymous"])
+                         for name, v in top if v["Rss"] >= 8)
+    md.append("Where the Rss goes, in KiB (the median run; a file's `.bss` counted with it). "
+              "`molt run`: %s. nginx, `daemon off`: %s.\n" % (
+                  where(im["molt_run_mappings"]), where(im["nginx_mappings"])))
+    targets.append(("idle `molt run` master: Anonymous at most 512 KiB (issue 13)",
+                    "%d KiB (nginx's master: %d KiB)" % (m["Anonymous"], n["Anonymous"]),
+                    m["Anonymous"] <= MOLT_RUN_TARGETS["Anonymous"]))
+    targets.append(("idle `molt run` master: Rss at most 4 MiB (issue 13)",
+                    "%d KiB (nginx's master: %d KiB; overseer's, quoted: 5.6 MiB)" % (
+                        m["Rss"], n["Rss"]), m["Rss"] <= MOLT_RUN_TARGETS["Rss"]))
 
 
 def section_transfer(md, tr, targets):
@@ -685,7 +744,7 @@ def main():
                   mc.get("os"), load_txt + ("; every benchmark process ran at nice %s" %
                                             meta["nice"] if meta.get("nice") else ""),
                   mc.get("nginx"), mc.get("wrk"), mc.get("curl", "")[:40], mc.get("minisign")))
-    md.append("## Targets (issue 6)\n")
+    md.append("## Targets (issues 6 and 13)\n")
     md.append("| target | measured | |")
     md.append("|---|---|---|")
     for name, value, ok in targets:

@@ -15,8 +15,9 @@
 #                                     be shared, and other work shows in every latency figure
 #
 # Installs what it needs from Debian if missing (wrk, hey, nginx-light, gnuplot-nox, minisign,
-# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2 and the molt
-# command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own client.
+# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2, c_server_v1
+# and the molt command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own
+# client.
 # Must run as root (nginx binary upgrade as root, iptables counters). Everything is on loopback.
 set -euo pipefail
 

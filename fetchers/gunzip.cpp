@@ -1,5 +1,7 @@
 #include "fetchers/gunzip.hpp"
 
+#include <dlfcn.h>
+
 #include <array>
 
 namespace molt::internal {
@@ -7,16 +9,58 @@ namespace {
 
 // 15 window bits, +32: zlib detects a gzip (or zlib) header itself.
 constexpr int kWindowBitsAutoHeader = 15 + 32;
+constexpr char kZlibSoname[] = "libz.so.1";
+
+// The zlib functions Gunzip calls, resolved once per process; never closed.
+struct Zlib {
+  decltype(&::inflateInit2_) init2 = nullptr;
+  decltype(&::inflate) inflate = nullptr;
+  decltype(&::inflateReset) reset = nullptr;
+  decltype(&::inflateEnd) end = nullptr;
+  decltype(&::zError) error_text = nullptr;
+  std::string error;  // why it cannot be used; empty when loaded
+};
+
+Zlib load_zlib() {
+  Zlib z;
+  void* library = dlopen(kZlibSoname, RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    const char* cause = dlerror();
+    z.error = std::string("gzip: cannot load ") + kZlibSoname + ": " + (cause ? cause : "?");
+    return z;
+  }
+  z.init2 = reinterpret_cast<decltype(z.init2)>(dlsym(library, "inflateInit2_"));
+  z.inflate = reinterpret_cast<decltype(z.inflate)>(dlsym(library, "inflate"));
+  z.reset = reinterpret_cast<decltype(z.reset)>(dlsym(library, "inflateReset"));
+  z.end = reinterpret_cast<decltype(z.end)>(dlsym(library, "inflateEnd"));
+  z.error_text = reinterpret_cast<decltype(z.error_text)>(dlsym(library, "zError"));
+  if (!z.init2 || !z.inflate || !z.reset || !z.end || !z.error_text) {
+    z = Zlib{};
+    z.error = std::string("gzip: cannot load ") + kZlibSoname + ": a function is missing";
+  }
+  return z;
+}
+
+const Zlib& zlib() {
+  static const Zlib z = load_zlib();
+  return z;
+}
 
 }  // namespace
 
 Gunzip::Gunzip() {
-  ready_ = inflateInit2(&stream_, kWindowBitsAutoHeader) == Z_OK;
+  if (!zlib().error.empty()) {
+    error_ = zlib().error;
+    return;
+  }
+  // What the inflateInit2 macro expands to, through the loaded library.
+  ready_ = zlib().init2(&stream_, kWindowBitsAutoHeader, ZLIB_VERSION,
+                        static_cast<int>(sizeof(z_stream))) == Z_OK;
   if (!ready_) error_ = "gzip: cannot initialise zlib";
 }
 
 Gunzip::~Gunzip() {
-  if (ready_) inflateEnd(&stream_);
+  if (ready_) zlib().end(&stream_);
 }
 
 bool Gunzip::write(const char* data, std::size_t size, const Output& out) {
@@ -27,7 +71,7 @@ bool Gunzip::write(const char* data, std::size_t size, const Output& out) {
   while (stream_.avail_in > 0) {
     if (!in_member_) {
       // A gzip file may hold several members back to back (what `cat a.gz b.gz` makes).
-      if (stream_.total_in > 0 && inflateReset(&stream_) != Z_OK) {
+      if (stream_.total_in > 0 && zlib().reset(&stream_) != Z_OK) {
         error_ = "corrupt gzip body: cannot restart after a member";
         return false;
       }
@@ -35,9 +79,10 @@ bool Gunzip::write(const char* data, std::size_t size, const Output& out) {
     }
     stream_.next_out = reinterpret_cast<Bytef*>(buffer.data());
     stream_.avail_out = static_cast<uInt>(buffer.size());
-    int rc = inflate(&stream_, Z_NO_FLUSH);
+    int rc = zlib().inflate(&stream_, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-      error_ = std::string("corrupt gzip body: ") + (stream_.msg ? stream_.msg : zError(rc));
+      error_ =
+          std::string("corrupt gzip body: ") + (stream_.msg ? stream_.msg : zlib().error_text(rc));
       return false;
     }
     std::size_t produced = buffer.size() - stream_.avail_out;

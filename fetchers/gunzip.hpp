@@ -1,4 +1,8 @@
 // Decompresses a gzip stream chunk by chunk, so a `.gz` artifact is never held in memory.
+//
+// zlib is loaded with dlopen on the first Gunzip, as libcurl is (curl_api.hpp): only the check
+// helper decompresses, and every process of a molt program (an idle master above all, issue 13)
+// is spared mapping it. <zlib.h> gives the types and constants.
 #pragma once
 
 #include <zlib.h>

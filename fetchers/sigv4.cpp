@@ -1,9 +1,6 @@
 #include "fetchers/sigv4.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <string.h>
 
 #include <algorithm>
 #include <array>
@@ -11,10 +8,12 @@
 #include <ctime>
 #include <map>
 
+#include "util/sha256.hpp"
+
 namespace molt::internal::s3 {
 namespace {
 
-using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+using Digest = Sha256::Digest;
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
@@ -29,13 +28,7 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
   return hex;
 }
 
-Digest hmac(std::string_view key, std::string_view message) {
-  Digest out{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &size);
-  return out;
-}
+Digest hmac(std::string_view key, std::string_view message) { return hmac_sha256(key, message); }
 
 std::string_view view(const Digest& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};
@@ -140,8 +133,7 @@ std::string canonical_query(const std::vector<Param>& query) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  Digest digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  Digest digest = Sha256::of(data);
   return to_hex(digest.data(), digest.size());
 }
 
@@ -180,13 +172,13 @@ Signature sign(const Request& request, const Credentials& credentials, std::stri
   // The derived keys are as good as the secret for a day: wipe them once used.
   std::string seed = "AWS4" + credentials.secret_access_key;
   Digest key = hmac(seed, date);
-  OPENSSL_cleanse(seed.data(), seed.size());
+  ::explicit_bzero(seed.data(), seed.size());
   Digest next = hmac(view(key), region);
   key = hmac(view(next), service);
   next = hmac(view(key), "aws4_request");
   Digest mac = hmac(view(next), out.string_to_sign);
-  OPENSSL_cleanse(key.data(), key.size());
-  OPENSSL_cleanse(next.data(), next.size());
+  ::explicit_bzero(key.data(), key.size());
+  ::explicit_bzero(next.data(), next.size());
 
   out.signature = to_hex(mac.data(), mac.size());
   out.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +

@@ -1,7 +1,7 @@
 #include "password.hpp"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -56,7 +56,7 @@ std::optional<std::string> ask(int tty, std::string_view prompt, std::string& er
 }  // namespace
 
 void wipe(std::string& secret) {
-  OPENSSL_cleanse(secret.data(), secret.size());
+  ::explicit_bzero(secret.data(), secret.size());
   secret.clear();
 }
 

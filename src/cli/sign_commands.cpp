@@ -2,7 +2,7 @@
 #include "sign_commands.hpp"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,7 +145,7 @@ void sign(const SignOptions& opt) {
     comment += "\trollout:" + internal::hundredths_text(*share);
   }
   std::string text = sig::sign_file(*key, opt.file, comment, opt.untrusted_comment, error);
-  OPENSSL_cleanse(key->key.data(), key->key.size());
+  ::explicit_bzero(key->key.data(), key->key.size());
   if (text.empty()) fail("sign", opt.file, error);
   write_text("sign", opt.signature_file.empty() ? opt.file + ".minisig" : opt.signature_file, text,
              0644);

@@ -1,7 +1,6 @@
 #include "master/check_schedule.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <molt/duration.hpp>
 #include <utility>
 
@@ -148,7 +147,11 @@ void CheckSchedule::schedule_poll(bool failed, TimePoint now) {
   }
   long long spread = delay.count() / 10;
   double fraction = std::clamp(jitter_ ? jitter_() : 0.0, -1.0, 1.0);
-  delay += std::chrono::milliseconds(std::llround(static_cast<double>(spread) * fraction));
+  // Rounded half away from zero, as std::llround would, without it: llround was the one call
+  // that made the molt command load libm (300 KiB of Rss in an idle master; issue 13).
+  double jitter = static_cast<double>(spread) * fraction;
+  delay +=
+      std::chrono::milliseconds(static_cast<long long>(jitter < 0 ? jitter - 0.5 : jitter + 0.5));
   next_poll_ = now + delay;
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace molt::sig::detail {
@@ -35,12 +36,16 @@ class LineReader {
 // minisign's is_printable: tabs and printable UTF-8, no control characters.
 bool is_printable(std::string_view text);
 
+// Why no signature can be made or checked in this process ("cannot load libcrypto.so.3: ..."),
+// or empty: the Ed25519 calls below then answer false and nullopt for that reason alone.
+std::string crypto_unavailable();
+
 // Ed25519 on minisign's 64-byte secret key (seed | public key).
 bool ed25519_sign(const std::array<std::uint8_t, 64>& secret, const void* message, std::size_t size,
                   std::array<std::uint8_t, 64>& signature);
 bool ed25519_verify(const std::array<std::uint8_t, 32>& key, const void* message, std::size_t size,
                     const std::array<std::uint8_t, 64>& signature);
-// The public key a seed makes; nullopt only when OpenSSL fails.
+// The public key a seed makes; nullopt only when OpenSSL fails (or cannot be loaded).
 std::optional<std::array<std::uint8_t, 32>> ed25519_public_key(const std::uint8_t* seed);
 
 }  // namespace molt::sig::detail

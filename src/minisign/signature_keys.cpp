@@ -4,9 +4,7 @@
 // salt[32] | opslimit u64 LE | memlimit u64 LE | key_id[8] | sk[64] | checksum[32], where the
 // last 104 bytes are XORed with scrypt(password, salt) and checksum = BLAKE2b-256(sig_alg |
 // key_id | sk). minisign -W leaves the checksum all zero, so a zero one is not checked.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <string.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,6 +13,7 @@
 
 #include "minisign/base64.hpp"
 #include "minisign/blake2b.hpp"
+#include "minisign/openssl_api.hpp"
 #include "minisign/signature_internal.hpp"
 
 namespace molt::sig {
@@ -22,6 +21,7 @@ namespace molt::sig {
 using internal::base64_decode;
 using internal::base64_encode;
 using internal::blake2b;
+using internal::crypto_api;
 namespace {
 
 constexpr std::size_t kSecretKeyBytes = 158;
@@ -34,11 +34,18 @@ constexpr std::uint64_t kMemLimitMin = 16777216;
 // A key that asks for more than this is refused rather than allowed to exhaust the machine.
 constexpr std::uint64_t kMaxScryptMemory = 2ull << 30;
 
+// Compares secret bytes in a time that does not depend on where they differ.
+bool equal_in_constant_time(const std::uint8_t* a, const std::uint8_t* b, std::size_t size) {
+  volatile std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < size; ++i) diff = diff | (a[i] ^ b[i]);
+  return diff == 0;
+}
+
 // Zeroes secret bytes when they go out of scope.
 template <typename T>
 struct Wipe {
   T& bytes;
-  ~Wipe() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  ~Wipe() { ::explicit_bzero(bytes.data(), bytes.size()); }
 };
 
 std::uint64_t load_le64(const std::uint8_t* p) {
@@ -91,8 +98,12 @@ bool derive(std::string_view password, const std::uint8_t* salt, std::uint64_t o
             std::to_string(params.n) + ", p=" + std::to_string(params.p) + ")";
     return false;
   }
-  if (EVP_PBE_scrypt(password.data(), password.size(), salt, 32, params.n, params.r, params.p,
-                     memory + (1 << 20), out, size) != 1) {
+  if (!crypto_api().ok()) {
+    error = crypto_api().error;
+    return false;
+  }
+  if (crypto_api().api.pbe_scrypt(password.data(), password.size(), salt, 32, params.n, params.r,
+                                  params.p, memory + (1 << 20), out, size) != 1) {
     error = "scrypt key derivation failed (out of memory?)";
     return false;
   }
@@ -104,10 +115,10 @@ std::array<std::uint8_t, 32> checksum(const std::uint8_t* key_bytes) {
   std::memcpy(input, key_bytes, 2);
   std::memcpy(input + 2, key_bytes + kKeyIdAt, 8 + 64);
   auto digest = blake2b(32, input, sizeof input);
-  OPENSSL_cleanse(input, sizeof input);
+  ::explicit_bzero(input, sizeof input);
   std::array<std::uint8_t, 32> out{};
   std::copy(digest.begin(), digest.end(), out.begin());
-  OPENSSL_cleanse(digest.data(), digest.size());
+  ::explicit_bzero(digest.data(), digest.size());
   return out;
 }
 
@@ -130,12 +141,12 @@ std::optional<std::vector<std::uint8_t>> decode_secret_key(std::string_view file
   if (!bytes || bytes->size() != kSecretKeyBytes) {
     error = bytes ? "secret key line holds the wrong number of bytes (truncated?)"
                   : "secret key line is not valid base64";
-    if (bytes) OPENSSL_cleanse(bytes->data(), bytes->size());
+    if (bytes) ::explicit_bzero(bytes->data(), bytes->size());
     return std::nullopt;
   }
   if (std::memcmp(bytes->data(), "Ed", 2) != 0 || std::memcmp(bytes->data() + 4, "B2", 2) != 0) {
     error = "unsupported secret key algorithm or checksum (expected minisign's Ed and B2)";
-    OPENSSL_cleanse(bytes->data(), bytes->size());
+    ::explicit_bzero(bytes->data(), bytes->size());
     return std::nullopt;
   }
   return bytes;
@@ -144,14 +155,16 @@ std::optional<std::vector<std::uint8_t>> decode_secret_key(std::string_view file
 }  // namespace
 
 KeyPair generate_key_pair() {
-  EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (!crypto_api().ok()) throw std::runtime_error(crypto_api().error);
+  const internal::CryptoApi& c = crypto_api().api;
+  EVP_PKEY* pkey = c.pkey_q_keygen(nullptr, nullptr, "ED25519");
   KeyPair pair;
   std::size_t seed_size = 32, public_size = 32;
   bool ok = pkey != nullptr &&
-            EVP_PKEY_get_raw_private_key(pkey, pair.secret_key.key.data(), &seed_size) == 1 &&
-            EVP_PKEY_get_raw_public_key(pkey, pair.secret_key.key.data() + 32, &public_size) == 1 &&
-            RAND_bytes(pair.secret_key.key_id.data(), 8) == 1;
-  EVP_PKEY_free(pkey);
+            c.pkey_get_raw_private_key(pkey, pair.secret_key.key.data(), &seed_size) == 1 &&
+            c.pkey_get_raw_public_key(pkey, pair.secret_key.key.data() + 32, &public_size) == 1 &&
+            c.rand_bytes(pair.secret_key.key_id.data(), 8) == 1;
+  c.pkey_free(pkey);
   if (!ok) throw std::runtime_error("OpenSSL could not generate an Ed25519 key");
   pair.public_key = public_key_of(pair.secret_key);
   return pair;
@@ -192,7 +205,7 @@ std::optional<SecretKey> parse_secret_key(std::string_view file_text, std::strin
   auto expected = checksum(key);
   bool unchecked = !encrypted && std::all_of(key + kChkAt, key + kChkAt + 32,
                                              [](std::uint8_t b) { return b == 0; });
-  if (!unchecked && CRYPTO_memcmp(expected.data(), key + kChkAt, 32) != 0) {
+  if (!unchecked && !equal_in_constant_time(expected.data(), key + kChkAt, 32)) {
     error = encrypted ? "wrong password for this secret key"
                       : "secret key checksum does not match (damaged file)";
     return std::nullopt;
@@ -200,9 +213,14 @@ std::optional<SecretKey> parse_secret_key(std::string_view file_text, std::strin
   SecretKey out;
   std::copy_n(key + kKeyIdAt, 8, out.key_id.begin());
   std::copy_n(key + kSkAt, 64, out.key.begin());
+  if (!crypto_api().ok()) {
+    ::explicit_bzero(out.key.data(), out.key.size());
+    error = crypto_api().error;
+    return std::nullopt;
+  }
   auto derived = detail::ed25519_public_key(out.key.data());
   if (!derived || !std::equal(derived->begin(), derived->end(), out.key.begin() + 32)) {
-    OPENSSL_cleanse(out.key.data(), out.key.size());
+    ::explicit_bzero(out.key.data(), out.key.size());
     error = "secret key is damaged: its public half does not match its seed";
     return std::nullopt;
   }
@@ -220,7 +238,8 @@ std::string format_secret_key(const SecretKey& key, std::string_view password,
   if (!password.empty()) {
     bytes[2] = 'S';
     bytes[3] = 'c';
-    if (RAND_bytes(bytes.data() + kSaltAt, 32) != 1) {
+    if (!crypto_api().ok()) throw std::runtime_error(crypto_api().error);
+    if (crypto_api().api.rand_bytes(bytes.data() + kSaltAt, 32) != 1) {
       throw std::runtime_error("OpenSSL could not make a random salt");
     }
     std::array<std::uint8_t, kEncryptedBytes> stream{};

@@ -34,10 +34,13 @@ bool hash_file(const std::string& path, Digest& digest, std::string& error) {
   return true;
 }
 
-std::string check_key_id(const PublicKey& key, const Signature& sig) {
-  if (key.key_id == sig.key_id) return {};
-  return "key id mismatch: signature key id " + key_id_to_string(sig.key_id) +
-         " but public key id " + key_id_to_string(key.key_id);
+// What stops a check before any Ed25519: a signature by another key, or no libcrypto.
+std::string cannot_verify(const PublicKey& key, const Signature& sig) {
+  if (key.key_id != sig.key_id) {
+    return "key id mismatch: signature key id " + key_id_to_string(sig.key_id) +
+           " but public key id " + key_id_to_string(key.key_id);
+  }
+  return detail::crypto_unavailable();
 }
 
 // The global signature covers signature | trusted comment, so the comment cannot be swapped.
@@ -57,12 +60,12 @@ constexpr const char* kFileSignatureFailed =
 }  // namespace
 
 std::string verify_comment(const PublicKey& key, const Signature& sig) {
-  if (auto error = check_key_id(key, sig); !error.empty()) return error;
+  if (auto error = cannot_verify(key, sig); !error.empty()) return error;
   return check_comment(key, sig);
 }
 
 std::string verify_digest(const PublicKey& key, const Signature& sig, const Digest& digest) {
-  if (auto error = check_key_id(key, sig); !error.empty()) return error;
+  if (auto error = cannot_verify(key, sig); !error.empty()) return error;
   if (!sig.prehashed) {
     return "legacy \"Ed\" signature: it signs the whole file, not its digest";
   }
@@ -73,7 +76,7 @@ std::string verify_digest(const PublicKey& key, const Signature& sig, const Dige
 }
 
 std::string verify_file(const PublicKey& key, const Signature& sig, const std::string& path) {
-  if (auto error = check_key_id(key, sig); !error.empty()) return error;
+  if (auto error = cannot_verify(key, sig); !error.empty()) return error;
   std::string error;
   if (sig.prehashed) {
     Digest digest{};
@@ -113,6 +116,7 @@ std::string sign_file(const SecretKey& key, const std::string& path,
     error = "the untrusted comment is too long";
     return {};
   }
+  if (error = detail::crypto_unavailable(); !error.empty()) return {};
   Digest digest{};
   if (!hash_file(path, digest, error)) return {};
   Signature sig;

@@ -45,7 +45,8 @@ struct TrustedComment {
 };
 
 // Streaming BLAKE2b-512, so an artifact is hashed while it is written. finish() starts over.
-// Throws std::runtime_error only when OpenSSL has no BLAKE2B-512 (a broken install).
+// Throws std::runtime_error only when libcrypto cannot be loaded or has no BLAKE2B-512 (a broken
+// install).
 class Hasher {
  public:
   Hasher();

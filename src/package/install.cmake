@@ -35,8 +35,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # cpack -G DEB: one package with the command, the headers, the static libraries and the CMake and
 # pkg-config files. The command's shared libraries come from dpkg-shlibdeps; the rest is what a
-# program built on molt needs to compile and link (headers, static libraries), and libcurl,
-# which molt loads at run time to fetch over HTTP(S) and S3.
+# program built on molt needs to compile and link (headers, static libraries), and libcurl and
+# libcrypto (libssl-dev brings libssl3), which molt loads at run time to fetch over HTTP(S) and
+# S3 and to check and make signatures.
 set(CPACK_PACKAGE_NAME molt)
 set(CPACK_PACKAGE_VENDOR "molt")
 set(CPACK_PACKAGE_CONTACT "molt maintainers <molt@localhost>")

@@ -3,16 +3,16 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <molt/build_id.hpp>
 #include <string_view>
 #include <vector>
+
+#include "util/sha256.hpp"
 
 namespace molt {
 namespace {
@@ -74,14 +74,7 @@ class ElfFile {
   }
   // The SHA-256 of the whole file as lowercase hex, read in one pass of 64 KiB chunks.
   std::optional<std::string> sha256_hex(std::string& error) const {
-    struct MdCtxFree {
-      void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-    };
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-      error = "cannot hash the file: SHA-256 is unavailable";
-      return std::nullopt;
-    }
+    internal::Sha256 hash;
     std::vector<unsigned char> chunk(64 * 1024);
     off_t offset = 0;
     for (;;) {
@@ -92,19 +85,11 @@ class ElfFile {
         return std::nullopt;
       }
       if (n == 0) break;
-      if (EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(n)) != 1) {
-        error = "cannot hash the file";
-        return std::nullopt;
-      }
+      hash.update(chunk.data(), static_cast<std::size_t>(n));
       offset += n;
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_size = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), digest, &digest_size) != 1) {
-      error = "cannot hash the file";
-      return std::nullopt;
-    }
-    return to_hex(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
+    internal::Sha256::Digest digest = hash.finish();
+    return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
   }
 
  private:

@@ -6,7 +6,8 @@ Writes DIR/nginx.conf (config, logs, temp files and pid file all live in DIR), t
 its pid is the one to signal.
 
   nginx.py --dir DIR --port N --root ROOT [--cert CERT --key KEY]
-           [--access-log FORMAT] [--worker-connections N] [--daemon [--workers N]]
+           [--access-log FORMAT] [--worker-connections N]
+           [--daemon [--workers N] | --foreground-master [--workers N]]
 
 Without --daemon: one process in the foreground, its error log on stderr at level notice, so
 the line "nginx/VERSION" there says the config is loaded and the socket listens. SIGQUIT stops
@@ -15,6 +16,11 @@ it gracefully (every request logged first).
 With --daemon: a master and N workers, as deployed; this command returns once the master has
 detached, and DIR/nginx.pid names it (then DIR/nginx.pid.oldbin the old one during a binary
 upgrade, USR2).
+
+With --foreground-master: a master and N workers, the master in the foreground (`daemon off`,
+as in a container or under systemd's Type=exec): the process started is the master, its error
+log on stderr. bench/master_footprint.py compares it with molt run's master, which never
+daemonizes either.
 
 --access-log FORMAT logs each request to DIR/access.log in one of FORMATS below.
 """
@@ -36,11 +42,13 @@ FORMATS = {
 
 def config(args):
     lines = ["pid nginx.pid;", "error_log error.log notice;"]
-    if args.daemon:
+    if args.daemon or args.foreground_master:
         # Workers of a master started as root would run as nobody, who may not read the root
         # folder or write the temp folders of the caller.
-        lines += ["daemon on;", "master_process on;", "user root;",
-                  "worker_processes %d;" % args.workers]
+        lines += ["daemon %s;" % ("on" if args.daemon else "off"), "master_process on;",
+                  "user root;", "worker_processes %d;" % args.workers]
+        if args.foreground_master:
+            lines.append("error_log stderr notice;")
     else:
         # At notice, nginx logs "nginx/VERSION" once it listens: the caller's readiness line.
         lines += ["daemon off;", "master_process off;", "error_log stderr notice;"]
@@ -78,8 +86,12 @@ def main():
     parser.add_argument("--access-log", choices=sorted(FORMATS))
     parser.add_argument("--worker-connections", type=int, default=64)
     parser.add_argument("--daemon", action="store_true")
-    parser.add_argument("--workers", type=int, default=1, help="with --daemon")
+    parser.add_argument("--foreground-master", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="with --daemon or --foreground-master")
     args = parser.parse_args()
+    if args.daemon and args.foreground_master:
+        parser.error("--daemon or --foreground-master, not both")
     if bool(args.cert) != bool(args.key):
         parser.error("--cert and --key go together")
     prefix = os.path.abspath(args.dir)
