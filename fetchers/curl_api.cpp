@@ -1,44 +1,14 @@
 #include "fetchers/curl_api.hpp"
 
-#include <dlfcn.h>
-
-#include <string_view>
+#include "util/shared_library.hpp"
 
 namespace molt::internal {
-namespace {
-
-// dlerror() names the file first ("libcurl.so.4: cannot open shared object file: ..."), which
-// our message does already: keep only the cause. A path (a file found on the search path but
-// refused) is not the soname, and stays: it says which file.
-std::string dl_cause(const char* soname) {
-  const char* raw = dlerror();
-  std::string_view cause = raw ? raw : "unknown error";
-  std::string prefix = std::string(soname) + ": ";
-  if (cause.starts_with(prefix)) cause.remove_prefix(prefix.size());
-  return std::string(cause);
-}
-
-template <typename Fn>
-bool resolve(void* library, const char* symbol, Fn& fn) {
-  fn = reinterpret_cast<Fn>(dlsym(library, symbol));
-  return fn != nullptr;
-}
-
-}  // namespace
 
 CurlLoad load_curl(const char* soname) {
   CurlLoad load;
-  // RTLD_NOW: a library missing one of its own symbols fails here, not in the middle of a poll.
-  void* library = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    load.error = std::string("cannot load ") + soname + ": " + dl_cause(soname);
-    return load;
-  }
+  SharedLibrary library(soname);
   CurlApi& api = load.api;
-  const char* missing = nullptr;
-  auto need = [&](const char* symbol, auto& fn) {
-    if (!missing && !resolve(library, symbol, fn)) missing = symbol;
-  };
+  auto need = [&](const char* symbol, auto& fn) { library.need(symbol, fn); };
   need("curl_global_init", api.global_init);
   need("curl_easy_init", api.easy_init);
   need("curl_easy_cleanup", api.easy_cleanup);
@@ -50,10 +20,9 @@ CurlLoad load_curl(const char* soname) {
   need("curl_slist_append", api.slist_append);
   need("curl_slist_free_all", api.slist_free_all);
   need("curl_getdate", api.getdate);
-  if (missing) {
-    load.error = std::string("cannot load ") + soname + ": it has no " + missing;
+  if (!library.ok()) {
+    load.error = library.error();
     load.api = CurlApi{};
-    dlclose(library);  // nothing of it ran, nor will
     return load;
   }
   CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);

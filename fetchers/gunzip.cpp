@@ -1,8 +1,8 @@
 #include "fetchers/gunzip.hpp"
 
-#include <dlfcn.h>
-
 #include <array>
+
+#include "util/shared_library.hpp"
 
 namespace molt::internal {
 namespace {
@@ -23,20 +23,15 @@ struct Zlib {
 
 Zlib load_zlib() {
   Zlib z;
-  void* library = dlopen(kZlibSoname, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    const char* cause = dlerror();
-    z.error = std::string("gzip: cannot load ") + kZlibSoname + ": " + (cause ? cause : "?");
-    return z;
-  }
-  z.init2 = reinterpret_cast<decltype(z.init2)>(dlsym(library, "inflateInit2_"));
-  z.inflate = reinterpret_cast<decltype(z.inflate)>(dlsym(library, "inflate"));
-  z.reset = reinterpret_cast<decltype(z.reset)>(dlsym(library, "inflateReset"));
-  z.end = reinterpret_cast<decltype(z.end)>(dlsym(library, "inflateEnd"));
-  z.error_text = reinterpret_cast<decltype(z.error_text)>(dlsym(library, "zError"));
-  if (!z.init2 || !z.inflate || !z.reset || !z.end || !z.error_text) {
+  SharedLibrary library(kZlibSoname);
+  library.need("inflateInit2_", z.init2);
+  library.need("inflate", z.inflate);
+  library.need("inflateReset", z.reset);
+  library.need("inflateEnd", z.end);
+  library.need("zError", z.error_text);
+  if (!library.ok()) {
     z = Zlib{};
-    z.error = std::string("gzip: cannot load ") + kZlibSoname + ": a function is missing";
+    z.error = "gzip: " + library.error();
   }
   return z;
 }

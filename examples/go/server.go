@@ -138,7 +138,6 @@ func main() {
 		os.Exit(1)
 	case <-terms:
 	}
-	notify("STOPPING=1")
 	conns.begin()
 	// Not http.Server.Shutdown: it closes idle keep-alive connections at once, and a client's
 	// next request, already on its way, then meets a closed connection. Here the listener copy
@@ -146,5 +145,6 @@ func main() {
 	// accepting), each connection ends after its next answer or after IdleTimeout, and the
 	// process exits when none is left.
 	ln.Close()
+	notify("STOPPING=1") // only now: until the close, Serve could still accept
 	conns.wait()
 }

@@ -79,8 +79,8 @@ def main():
         notify("READY=1")
     signal.sigwait({signal.SIGTERM})
     draining.set()
-    notify("STOPPING=1")
-    server.shutdown()      # accepts no more
+    server.shutdown()      # accepts no more (its loop ends within its 0.5 s poll)
+    notify("STOPPING=1")   # only now: until then it could still take a new connection
     server.server_close()  # waits for what it accepted
     thread.join()
 

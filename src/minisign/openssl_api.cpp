@@ -1,36 +1,15 @@
 #include "minisign/openssl_api.hpp"
 
-#include <dlfcn.h>
-
-#include <string_view>
-#include <type_traits>
+#include "util/shared_library.hpp"
 
 namespace molt::internal {
 namespace {
 
-// As fetchers/curl_api.cpp: dlerror() names the file first, which our message does already.
-std::string dl_cause(const char* soname) {
-  const char* raw = dlerror();
-  std::string_view cause = raw ? raw : "unknown error";
-  std::string prefix = std::string(soname) + ": ";
-  if (cause.starts_with(prefix)) cause.remove_prefix(prefix.size());
-  return std::string(cause);
-}
-
 CryptoLoad load_crypto(const char* soname) {
   CryptoLoad load;
-  void* library = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    load.error = std::string("cannot load ") + soname + ": " + dl_cause(soname);
-    return load;
-  }
+  SharedLibrary library(soname);
   CryptoApi& api = load.api;
-  const char* missing = nullptr;
-  auto need = [&](const char* symbol, auto& fn) {
-    if (missing) return;
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(library, symbol));
-    if (!fn) missing = symbol;
-  };
+  auto need = [&](const char* symbol, auto& fn) { library.need(symbol, fn); };
   need("EVP_PKEY_new_raw_private_key", api.pkey_new_raw_private_key);
   need("EVP_PKEY_new_raw_public_key", api.pkey_new_raw_public_key);
   need("EVP_PKEY_get_raw_private_key", api.pkey_get_raw_private_key);
@@ -49,8 +28,8 @@ CryptoLoad load_crypto(const char* soname) {
   need("EVP_DigestVerify", api.digest_verify);
   need("EVP_PBE_scrypt", api.pbe_scrypt);
   need("RAND_bytes", api.rand_bytes);
-  if (missing) {
-    load.error = std::string("cannot load ") + soname + ": it has no " + missing;
+  if (!library.ok()) {
+    load.error = library.error();
     load.api = CryptoApi{};
   }
   return load;

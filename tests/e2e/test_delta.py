@@ -54,7 +54,10 @@ class Delta(unittest.TestCase):
         root, server = served_folder(self)
         svc = Service(self, source=server.url("/app"))
         make_patch(os.path.join(root, "app.patch", "v1"))
-        svc.upgrade("v2", path=os.path.join(root, "app"))
+        mark = svc.log.mark()
+        svc.publish("v2", path=os.path.join(root, "app"))
+        run(MOLT, "check", svc.bin)  # an HTTP source is polled every 30 s here: check now
+        svc.wait_ready("v2", mark)
         self.assertEqual(len(server.requests("/app.patch/v1")), 1)
         self.assertEqual(server.requests("/app"), [])  # the whole artifact never crossed the wire
         self.assertLess(downloaded_bytes(svc), os.path.getsize(hello_build("v2")) / 100)
