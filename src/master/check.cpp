@@ -9,6 +9,7 @@
 #include "util/build_id.hpp"
 #include "util/framing.hpp"
 #include "util/mapped_file.hpp"
+#include "util/memory_sink.hpp"
 #include "util/patch.hpp"
 #include "util/time_text.hpp"
 
@@ -19,28 +20,6 @@ using Kind = CheckOutcome::Kind;
 using Status = FetchResult::Status;
 
 constexpr std::size_t kMaxSignatureSize = 64 * 1024;
-
-class MemorySink final : public Sink {
- public:
-  explicit MemorySink(std::size_t limit) : limit_(limit) {}
-  bool write(const char* data, std::size_t size) override {
-    if (bytes_.size() + size > limit_) return false;
-    bytes_.append(data, size);
-    return true;
-  }
-  bool reset() override {
-    bytes_.clear();
-    return true;
-  }
-  std::string error() const override {
-    return "signature larger than " + std::to_string(limit_) + " bytes";
-  }
-  const std::string& bytes() const { return bytes_; }
-
- private:
-  std::size_t limit_;
-  std::string bytes_;
-};
 
 std::string utc(std::int64_t unix_time) { return time_text(unix_time, Zone::kUtc); }
 
@@ -89,7 +68,7 @@ std::unique_ptr<StagedFile> staged_from_patch(Fetcher& fetcher, const CheckReque
                                               const sig::Signature& signature, Sys& sys,
                                               CheckOutcome& result, std::string& why_not) {
   const std::string name = patch_name(request.running_build_id);
-  MemorySink patch(request.max_size);
+  MemorySink patch(request.max_size, "patch");
   FetchResult got = fetcher.fetch_patch(name, patch);
   if (got.status == Status::kMissing) return nullptr;
   const std::string what = "the patch from build " + request.running_build_id;
@@ -145,7 +124,7 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   bool early = false;
   Validator artifact_since = request.artifact_seen;
   if (verify) {
-    MemorySink sink(kMaxSignatureSize);
+    MemorySink sink(kMaxSignatureSize, "signature");
     // After a failure the artifact may have changed under an unchanged signature: read both.
     FetchResult polled = fetcher.poll(request.retry ? Validator{} : request.signature_seen, sink);
     if (polled.status == Status::kNotModified) return out.done(Kind::kNothing);
