@@ -180,6 +180,15 @@ std::optional<MasterSetup> prepare(const Config& config, std::string& error,
     setup.fetcher = make_fetcher(config, error);
     if (!setup.fetcher) return std::nullopt;
   }
+  if (setup.fetcher) {
+    Fetcher::PollFloor floor = setup.fetcher->poll_floor();
+    if (setup.config.poll_interval < floor.interval) {
+      logger().info("{}: polling every {}s, not every {}s: {}", setup.fetcher->describe(),
+                    floor.interval.count() / 1000, setup.config.poll_interval.count() / 1000.0,
+                    floor.reason);
+      setup.config.poll_interval = floor.interval;
+    }
+  }
   if (handover) {
     setup.lock = Fd(handover->lock_fd);
     setup.listeners = handover->listeners;

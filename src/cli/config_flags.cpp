@@ -16,7 +16,8 @@ ConfigFlags::ConfigFlags(CLI::App& app, molt::Config& config) : app_(app), confi
                  "address to listen on (repeatable): HOST:PORT, [V6]:PORT, unix:/PATH")
       ->required();
   app.add_option("--source", config.source,
-                 "where new builds appear: a file path, http(s)://URL or s3://bucket/key");
+                 "where new builds appear: a file path, http(s)://URL, s3://bucket/key or "
+                 "github://OWNER/REPO/ASSET");
   app.add_option("--pubkey", config.pubkeys,
                  "minisign public key that may sign builds (repeatable)");
   app.add_flag("--insecure-no-verify", config.insecure_no_verify, "accept unsigned builds");
@@ -44,6 +45,9 @@ ConfigFlags::ConfigFlags(CLI::App& app, molt::Config& config) : app_(app), confi
   app.add_option("--s3-region", config.s3.region, "S3 region (default from the AWS settings)");
   app.add_option("--s3-profile", config.s3.profile, "AWS profile for credentials");
   app.add_flag("--s3-anonymous", config.s3.anonymous, "read a public bucket without credentials");
+  app.add_option("--github-api", config.github.api_url,
+                 "GitHub API URL for github:// sources (default https://api.github.com; token: "
+                 "GITHUB_TOKEN)");
   app.add_option("--state-dir", config.state_dir, "where molt keeps its state");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();

@@ -40,6 +40,8 @@ void delta(const DeltaOptions& opt) {
                     static_cast<double>(std::max<std::size_t>(to->bytes().size(), 1)));
   std::cout << opt.output << ": " << patch->size() << " bytes, " << share << " of " << opt.to
             << "\npublish it beside the artifact as <source>.patch/"
+            << internal::patch_name(*from_id)
+            << "\nor, in a GitHub release, as the asset <ASSET>.patch."
             << internal::patch_name(*from_id) << "\n";
 }
 

@@ -43,12 +43,21 @@ struct S3Options {
   bool anonymous = false;
 };
 
+// How the github:// source reaches the GitHub REST API.
+struct GitHubOptions {
+  std::string api_url;  // empty: https://api.github.com; GitHub Enterprise: https://HOST/api/v3
+  // Sent as "Authorization: Bearer" to the API's origin only, never to the host a download is
+  // redirected to. Empty: the GITHUB_TOKEN environment variable, if set.
+  std::string token;
+};
+
 struct Config {
   // Where the program listens: "host:port", "[v6addr]:port", ":port" (every address) or
   // "unix:/path", each optionally prefixed by "NAME=" (the name the child sees).
   std::vector<std::string> listen;
 
-  // Where new builds come from: a file path, an http(s):// URL or an s3://bucket/key URL.
+  // Where new builds come from: a file path, an http(s):// URL, an s3://bucket/key URL or
+  // github://OWNER/REPO/ASSET (that asset of the repository's latest release).
   // Empty (and no `fetcher`): no updates, the master only supervises.
   std::string source;
 
@@ -107,6 +116,7 @@ struct Config {
 
   HttpOptions http;
   S3Options s3;
+  GitHubOptions github;
 
   // molt logs through its own logger, never spdlog's default one (which stays the program's):
   // "molt", to stderr, at log_level. A logger given here is used instead, as it is (its own

@@ -10,6 +10,7 @@
 // TLS state and allocate freely: none of it stays in the master.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -72,6 +73,15 @@ class Fetcher {
     (void)sink;
     return {.status = FetchResult::Status::kMissing};
   }
+
+  // The shortest poll interval the source tolerates, and why: GitHub's API without a token counts
+  // every request, 304s included, against 60 an hour. A shorter Config::poll_interval is raised
+  // to it at start, and the log says so once.
+  struct PollFloor {
+    std::chrono::milliseconds interval{0};
+    std::string reason;
+  };
+  virtual PollFloor poll_floor() const { return {}; }
 
   // A descriptor that becomes readable when the source may have changed (inotify for a file
   // source), or -1 when the source can only be polled on the interval.

@@ -4,8 +4,9 @@
 #      pkg-config files and the molt command;
 #   2. `cpack -G DEB` makes a package with the same files and its Debian dependencies;
 #   3. this folder's program is built with find_package(molt) against the prefix, with
-#      FetchContent of the tree (with GTest, CLI11, nlohmann_json and Python made unfindable: a
-#      user needs none of them), and with pkg-config against the unpacked package;
+#      FetchContent of the tree (with GTest, CLI11 and Python made unfindable: a user needs none
+#      of them; nlohmann_json's header is needed, by the GitHub source), and with pkg-config
+#      against the unpacked package;
 #   4. each of the three builds serves, and upgrades once from a file drop (upgrade_once.py).
 # Usage: tests/consumer/run.sh BUILD_DIR
 set -euo pipefail
@@ -61,8 +62,7 @@ cmake --build "$work/package" >/dev/null
 echo "-- FetchContent"
 cmake -S "$here" -B "$work/fetch" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
   --no-warn-unused-cli -DMOLT_SOURCE_DIR="$root" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON \
-  -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON \
-  -DCMAKE_DISABLE_FIND_PACKAGE_Python3=ON >/dev/null
+  -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON -DCMAKE_DISABLE_FIND_PACKAGE_Python3=ON >/dev/null
 cmake --build "$work/fetch" >/dev/null
 "$here/upgrade_once.py" "$work/fetch/app_v1" "$work/fetch/app_v2" "$build/molt"
 

@@ -5,6 +5,8 @@
   per request: `$request $status $body_bytes_sent $connection`) lives in its temp dir.
 - TestServer: tests/tools/http_test_server.py, which serves a folder properly or misbehaves on
   command (see its docstring for the modes), over http or, given a certificate, https.
+- GitHubServer: tests/tools/github_api_server.py, the part of GitHub's REST API a github://
+  source uses, serving a folder as the latest release, downloads redirected to a TestServer.
 - make_pki: a CA and a certificate for 127.0.0.1 signed by it, made with openssl.
 - publish: drops a signed build into a served folder the way a deploy would.
 
@@ -230,3 +232,37 @@ class TestServer:
         served = json.loads(self._control("/_control/requests"))
         return [r for r in served if path is None or r["path"] == path]
 
+
+
+class GitHubServer:
+    """tests/tools/github_api_server.py serving `root` as a repository's latest release, its
+    asset downloads redirected to `storage` (a TestServer of the same folder, reached as
+    localhost: another host than the API's 127.0.0.1). `token`: the repository is private."""
+
+    __test__ = False  # not a unittest case
+
+    def __init__(self, root, storage, add_cleanup, token=None, owner="acme", repo="hello"):
+        argv = ["/usr/bin/python3", os.path.join(TOOLS, "github_api_server.py"), "--root", root,
+                "--storage", "http://localhost:%d" % storage.port, "--owner", owner,
+                "--repo", repo]
+        if token:
+            argv += ["--token", token]
+        self.dir = tempfile.mkdtemp(prefix="molt-e2e-github-")
+        add_cleanup(shutil.rmtree, self.dir, True)
+        self.process = _Process(argv, os.path.join(self.dir, "server.out"), "stdout")
+        add_cleanup(self.process.stop)
+        line = self.process.wait_for_line(lambda l: l.strip().isdigit())
+        if line is None:
+            raise AssertionError("github_api_server.py did not start")
+        self.url = "http://127.0.0.1:%d" % int(line)
+
+    def _control(self, path_and_query):
+        with urllib.request.urlopen(self.url + path_and_query, timeout=10) as resp:
+            return resp.read()
+
+    def set_mode(self, mode):
+        self._control("/_control/mode?" + urllib.parse.urlencode({"mode": mode}))
+
+    def requests(self):
+        """The API requests served so far: method, path, headers, status."""
+        return json.loads(self._control("/_control/requests"))

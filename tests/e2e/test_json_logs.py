@@ -2,7 +2,6 @@
 collector can read (time, level, pid, role, message, and the build and generation it is about)."""
 import datetime
 import json
-import os
 import re
 import signal
 import unittest

@@ -1,7 +1,6 @@
 """The notify channel under attack (issue 9, item 1): another local user can neither reach a
 child's notify socket nor take its name, and a process outside the child's group cannot speak
 for it. A forged READY=1 never installs a build that is not ready."""
-import os
 import subprocess
 import unittest
 

@@ -3,7 +3,6 @@ files that are not a runnable build. Each is refused with a clear line; v1 serve
 is intact."""
 import filecmp
 import os
-import shutil
 import unittest
 
 from harness import Service, hello_build
