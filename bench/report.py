@@ -556,15 +556,13 @@ def why(ul, fp, tr, lat, targets):
             "master: it reads, hashes, fsyncs and verifies the build into a staged file), then "
             "the new child's own start from that file (an exec with dynamic loading of its "
             "libraries, among which libcurl no longer is: the check helper loads it with "
-            "`dlopen`; then the 128 threads of `molt::HttpServer`'s pool; %s ms median here "
+            "`dlopen`; then `molt::HttpServer`'s threads, started as connections need them; %s ms median here "
             "without an init delay, on a machine whose load average stood near %s), then the "
             "drain. The probe run of earlier versions (a second exec of the same build before "
             "the child's) is gone. The worst latency of a window is spread over these phases "
             "(median of the per-window max, per phase: %s), and a typical molt window's max is "
             "%s that of nginx's binary upgrade measured alike. What remains is CPU contention "
-            "that molt cannot remove without changing what it runs: a smaller default pool in "
-            "`molt::HttpServer` would start and stop fewer threads in a window, but it bounds "
-            "how many keep-alive connections are served at once; starting the new child at a "
+            "that molt cannot remove without changing what it runs: starting the new child at a "
             "lower priority would need privileges to raise it again once it serves.\n" % (
                 fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
                 fmt(c.median([med(v["runs"], "windows", "n") for n, v in cf.items()

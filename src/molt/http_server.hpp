@@ -15,6 +15,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <molt/state.hpp>
 
@@ -22,7 +23,11 @@ namespace molt {
 
 class HttpServer : public httplib::Server {
  public:
-  // `threads` bounds the connections served at once (each keep-alive connection holds one).
+  // Requests on one keep-alive connection before it is closed (set_keep_alive_max_count).
+  static constexpr std::size_t kKeepAliveMaxCount = 1000;
+
+  // `threads` bounds the connections served at once (each keep-alive connection holds one). They
+  // are started as connections need them, not all at once.
   explicit HttpServer(std::size_t threads = 128);
 
   // How long an idle keep-alive connection is kept once draining has begun.
@@ -35,11 +40,13 @@ class HttpServer : public httplib::Server {
  private:
   // Replaces cpp-httplib's per-connection loop (a private virtual of httplib::Server).
   bool process_and_close_socket(socket_t sock) override;
+  bool serve_connection(int sock, const sockaddr_storage* peer);
   bool wait_for_request(int sock, bool& idle_closed);
 
   std::size_t threads_;
   std::chrono::milliseconds idle_drain_timeout_{2'000};
   int drain_fd_ = -1;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace molt

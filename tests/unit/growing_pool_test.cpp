@@ -1,0 +1,63 @@
+// HttpServer's connection threads: none until a connection needs one, never more than the bound,
+// and every queued connection served before shutdown returns.
+#include "httplib/growing_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace molt::internal {
+namespace {
+
+TEST(GrowingPool, StartsWithNoThreadAndGrowsOnlyWhileAllAreBusy) {
+  GrowingPool pool(4);
+  EXPECT_EQ(pool.threads(), 0u);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> running = 0;
+  for (int i = 0; i < 3; ++i) {
+    pool.enqueue([&, released] {
+      ++running;
+      released.wait();
+    });
+  }
+  EXPECT_EQ(pool.threads(), 3u);  // each task found every thread busy
+  release.set_value();
+  pool.shutdown();
+  EXPECT_EQ(running.load(), 3);
+}
+
+TEST(GrowingPool, AnIdleThreadIsReusedNotDoubled) {
+  GrowingPool pool(4);
+  for (int i = 0; i < 20; ++i) {
+    std::promise<void> done;
+    pool.enqueue([&done] { done.set_value(); });
+    done.get_future().wait();
+    // The thread is back waiting (what a connection that arrives later finds).
+    while (pool.idle_threads() < pool.threads()) std::this_thread::yield();
+  }
+  EXPECT_EQ(pool.threads(), 1u);
+  pool.shutdown();
+}
+
+TEST(GrowingPool, BeyondItsBoundTasksWaitAndAllRunBeforeShutdownReturns) {
+  GrowingPool pool(2);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> ran = 0;
+  for (int i = 0; i < 6; ++i) {
+    pool.enqueue([&, released] {
+      released.wait();
+      ++ran;
+    });
+  }
+  EXPECT_EQ(pool.threads(), 2u);
+  release.set_value();
+  pool.shutdown();
+  EXPECT_EQ(ran.load(), 6);
+}
+
+}  // namespace
+}  // namespace molt::internal
