@@ -92,7 +92,7 @@ bool ReadyProbe::step(short revents, TimePoint now, const std::vector<pid_t>& ch
     case Phase::kReading:
       if (revents) return read_answer(now);
       if (due && others_) {
-        next_attempt(now);
+        next_attempt(now, kRetry);
       } else if (due) {
         retry(now, kRetry,
               "GET " + mode_.path + " got no answer within " + format_duration(kAnswerLimit));
@@ -182,7 +182,7 @@ bool ReadyProbe::identify(TimePoint now, const std::vector<pid_t>& children) {
   if (others_) ++taken_by_others_;
   if (mode_.kind == ReadyMode::Kind::kTcp) {
     if (!others_) return succeed("it accepted a connection on " + target_->text);
-    next_attempt(now);
+    next_attempt(now, kRetry);
     return false;
   }
   // To another child too: its answer is read and dropped, so it sees an ordinary request
@@ -203,7 +203,7 @@ bool ReadyProbe::read_answer(TimePoint now) {
   ssize_t n = ::recv(fd_.get(), buffer, sizeof buffer, 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
   if (others_) {  // another child's answer: read to its end (Connection: close), not looked at
-    if (n <= 0) next_attempt(now);
+    if (n <= 0) next_attempt(now, kRetry);
     return false;
   }
   if (n < 0) {

@@ -66,7 +66,7 @@ class ReadyProbe {
   bool identify(TimePoint now, const std::vector<pid_t>& children);
   bool read_answer(TimePoint now);
   bool succeed(std::string how);
-  void next_attempt(TimePoint now, std::chrono::milliseconds after = std::chrono::milliseconds(25));
+  void next_attempt(TimePoint now, std::chrono::milliseconds after);
   void retry(TimePoint now, std::chrono::milliseconds after, const std::string& why);
   void kill_command();
 

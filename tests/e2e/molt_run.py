@@ -105,3 +105,21 @@ def under_load(test, svc, action, then_body=None):
         ok, failures = load.finish()
         test.assertEqual(failures, [])
     return result, loads
+
+
+def upgrade_ready_by_http_healthz(test, svc):
+    """Upgrades `svc`, a `molt run --ready http:/healthz` of a program that does not notify, to
+    v2 under load: no request fails, clients see v1 then v2, the log says the probe passed, and
+    v2 is installed. The old child answers /healthz too, on the same listener: it must not
+    make v2 look ready."""
+    mark = svc.log.mark()
+
+    def upgrade():
+        v2 = svc.publish("v2")
+        svc.wait_ready(v2, mark)
+        return v2
+    v2, loads = under_load(test, svc, upgrade, "hello from v2")
+    for load in loads:
+        test.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
+    svc.log.wait_for(r"child \d+ passed its readiness probe: GET /healthz answered 200", mark)
+    test.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)

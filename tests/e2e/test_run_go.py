@@ -8,7 +8,7 @@ import unittest
 
 from harness import BUILD, MOLT, run
 from http_peers import served_folder
-from molt_run import RunService, under_load
+from molt_run import RunService, under_load, upgrade_ready_by_http_healthz
 
 FIXTURES = os.path.join(BUILD, "tests", "fixtures")
 GO_BUILD_ID = r"[A-Za-z0-9_-]{20}(/[A-Za-z0-9_-]{20}){3}"  # action/content ids, 4 parts
@@ -54,15 +54,9 @@ class RunGo(unittest.TestCase):
         self.assertRegex(result.stdout, r"^build %s serves" % GO_BUILD_ID)
 
     def test_ready_by_http_healthz_without_notify_under_load(self):
-        svc = RunService(self, go_server, extra=["--ready", "http:/healthz"],
-                         program_args=["--no-notify"])
-
-        def upgrade():
-            mark = svc.log.mark()
-            svc.wait_ready(svc.publish("v2"), mark)
-            svc.log.wait_for(r"passed its readiness probe: GET /healthz answered 200", mark)
-        under_load(self, svc, upgrade, "hello from v2")
-
+        upgrade_ready_by_http_healthz(self, RunService(self, go_server,
+                                                       extra=["--ready", "http:/healthz"],
+                                                       program_args=["--no-notify"]))
 
 if __name__ == "__main__":
     unittest.main()

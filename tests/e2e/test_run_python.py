@@ -15,7 +15,7 @@ import urllib.request
 
 from harness import MOLT, run
 from http_peers import served_folder
-from molt_run import RunService, under_load
+from molt_run import RunService, under_load, upgrade_ready_by_http_healthz
 
 SOURCE_DIR = os.environ.get("MOLT_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
@@ -136,19 +136,7 @@ class RunPythonReadyProbes(unittest.TestCase):
                           program_args=["--no-notify"])
 
     def test_ready_by_http_healthz_under_load(self):
-        svc = self.probed("http:/healthz")
-        mark = svc.log.mark()
-
-        def upgrade():
-            v2 = svc.publish("v2")
-            svc.wait_ready(v2, mark)
-            return v2
-        v2, loads = under_load(self, svc, upgrade, "hello from v2")
-        for load in loads:
-            self.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
-        svc.log.wait_for(r"child \d+ passed its readiness probe: GET /healthz "
-                                   r"answered 200", mark)
-        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)
+        upgrade_ready_by_http_healthz(self, self.probed("http:/healthz"))
 
     def test_a_build_whose_health_check_fails_is_discarded_while_the_old_one_serves(self):
         svc = self.probed("http:/healthz")
