@@ -8,13 +8,13 @@ tests/fixtures/c_server_v2, with a delta patch from v1 (`molt delta`) beside it.
 a new fleet of the same hosts (same ids, so the same cohorts). Measured at the server, from its
 access log (nginx's own; in s3rver, whose log says neither when nor how many bytes, one written
 from each connection's byte counters by bench/s3rver_access_log.js): requests and bytes per idle
-poll, polls per second and how they spread over each second (the masters' jitter), the server's
-CPU, and the warnings and errors the masters logged. Then a staged rollout of v2, signed with
---rollout 10, 50, then 0 (halted), then 100: the share of hosts on v2 after each (against the
-exact set master/cohort.hpp's rule gives, and the binomial margin around the target), that no
-host moves after rollout:0, the time until every host runs v2, and the patches and artifacts
-downloaded. Both sources are polled every second (BENCH_FLEET_S3_INTERVAL=SECONDS to poll s3rver
-less often).
+poll, polls per second and how they spread over each second (the masters' jitter), the time the
+server took to answer, its CPU, and the warnings and errors the masters logged. Then a staged
+rollout of v2, signed with --rollout 10, 50, then 0 (halted), then 100: the share of hosts on v2
+after each (against the exact set master/cohort.hpp's rule gives, and the binomial margin around
+the target), that no host moves after rollout:0, the time until every host runs v2, and the
+patches and artifacts downloaded. Both sources are polled every second, like for like
+(BENCH_FLEET_S3_INTERVAL=SECONDS polls s3rver less often).
 Writes OUT/fleet.json and OUT/fleet-progress-SOURCE.dat (time, hosts on v2) for the plot.
 """
 import hashlib
@@ -104,7 +104,7 @@ class Fleet:
                 for line in f:
                     t = c.log_time(line)
                     if t is not None and since <= t < until and PROBLEM.search(line):
-                        what = re.sub(r"\d+", "N", line.split(": ", 1)[1].strip())
+                        what = re.sub(r"\b\d+\b", "N", line.split(": ", 1)[1].strip())
                         out[what] = out.get(what, 0) + 1
         return out
 
@@ -123,14 +123,15 @@ class Fleet:
 
 
 def access_lines(path, since, until):
-    """(time, request bytes, response bytes, status, request) of each logged request."""
+    """(time, request bytes, response bytes, status, seconds taken, request) of each logged
+    request."""
     out = []
     with open(path) as f:
         for line in f:
-            parts = line.split(" ", 4)
-            if len(parts) == 5 and since <= float(parts[0]) < until:
+            parts = line.split(" ", 5)
+            if len(parts) == 6 and since <= float(parts[0]) < until:
                 out.append((float(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]),
-                            parts[4].strip()))
+                            float(parts[4]), parts[5].strip()))
     return out
 
 
@@ -138,9 +139,12 @@ def server_cpu_seconds(pids):
     return sum(sum(c.cpu_times(pid)[:2]) for pid in pids)
 
 
-def measure_idle(source, fleet, interval):
-    """Polls at the server while nothing changes, after 2 intervals for the fleet to settle."""
-    time.sleep(2 * interval)
+def measure_idle(source, fleet):
+    """Polls at the server while nothing changes. A master is ready before its first check
+    ends, and that check is unconditional (a 200): the window opens once every master logged
+    the result of its first."""
+    for h in fleet.hosts:
+        fleet.wait_log(h, "is already running; nothing to do")
     idle_from = time.time()
     pids = source.pids()
     cpu = server_cpu_seconds(pids)
@@ -155,7 +159,7 @@ def measure_idle(source, fleet, interval):
             per_second[int(t)] += 1
     tenths = [0] * 10
     statuses = {}
-    for t, _, _, status, _ in idle:
+    for t, _, _, status, _, _ in idle:
         tenths[int((t % 1) * 10)] += 1
         statuses[str(status)] = statuses.get(str(status), 0) + 1
     return {
@@ -166,6 +170,8 @@ def measure_idle(source, fleet, interval):
         "bytes_in_per_poll": sum(r[1] for r in idle) / max(len(idle), 1),
         "bytes_out_per_poll": sum(r[2] for r in idle) / max(len(idle), 1),
         "statuses": statuses,
+        "answer_ms_median": 1000 * c.median([r[4] for r in idle]) if idle else None,
+        "answer_ms_p99": 1000 * c.percentile(sorted(r[4] for r in idle), 99) if idle else None,
         "spread_by_tenth_of_second": tenths,
         "server_cpu_percent": 100 * cpu / IDLE_SECONDS,
         "master_problems": fleet.problems(idle_from, idle_from + IDLE_SECONDS),
@@ -180,6 +186,7 @@ def staged_rollout(source, fleet, keys, files, interval, progress):
     start = time.time()
     for share in (10, 50, 0, 100):
         before = fleet.on_new_build()
+        publishing = time.time()  # s3rver serves an upload half done: counted from here
         c.run(c.MOLT, "sign", "-s", keys.sec, "-m", v2, "-x", v2 + ".minisig", "--rollout",
               str(share))
         source.put("server.minisig", v2 + ".minisig")
@@ -201,16 +208,17 @@ def staged_rollout(source, fleet, keys, files, interval, progress):
         on = fleet.on_new_build()
         p = share / 100
         margin = 2 * (p * (1 - p) / HOSTS) ** 0.5 if 0 < p < 1 else 0
-        answered = access_lines(source.access_log, t, time.time())
+        answered = access_lines(source.access_log, publishing, time.time())
         served = [r for r in answered if r[3] == 200]
         artifacts = [r for r in served
-                     if r[4].startswith('"GET %s ' % source.request_path("server"))]
+                     if r[5].startswith('"GET %s ' % source.request_path("server"))]
         patches = [r for r in served
-                   if r[4].startswith('"GET %s/' % source.request_path("server.patch"))]
+                   if r[5].startswith('"GET %s/' % source.request_path("server.patch"))]
         step = {"rollout": share, "on_new_build": len(on), "fraction": len(on) / HOSTS,
                 "downloads": len(artifacts) + len(patches), "patch_downloads": len(patches),
                 "bytes_sent": sum(r[2] for r in artifacts + patches),
                 "error_answers": sum(1 for r in answered if r[3] >= 400),
+                "master_problems": fleet.problems(publishing, time.time()),
                 "margin_2sigma": margin,
                 "within_margin": abs(len(on) / HOSTS - p) <= margin + 1e-9 or share == 0,
                 # Halted: no host moves; otherwise exactly the hosts the rule names (and
@@ -241,6 +249,12 @@ def run_on(source_class, keys, files):
         source.put("server", files["v1"])
         # A delta update beside it (v1 to v2 is a one-line change: the version string).
         source.put("server.patch/" + files["v1_id"], files["patch"])
+        # A master does not keep the validators of a file modified within the second it was
+        # served (nginx's ETag and Last-Modified count whole seconds: fetchers/http.cpp), so
+        # its polls in that second are unconditional: the fleet starts in a later one.
+        published = time.time()
+        while int(time.time()) <= int(published):
+            time.sleep(0.01)
         c.log("fleet: starting %d molt run masters on %s (every %d s)" % (HOSTS, source.url,
                                                                          interval))
         t0 = time.time()
@@ -248,7 +262,7 @@ def run_on(source_class, keys, files):
         out["start_seconds"] = time.time() - t0
         c.log("fleet: %d masters serve (%.1f s); idle for %g s" % (HOSTS, out["start_seconds"],
                                                                    IDLE_SECONDS))
-        out["idle"] = idle = measure_idle(source, fleet, interval)
+        out["idle"] = idle = measure_idle(source, fleet)
         c.log("fleet: idle %.0f polls/s, %.0f + %.0f bytes per poll, server CPU %.0f%%, "
               "statuses %s, master warnings/errors %s" % (
                   idle["polls_per_second"], idle["bytes_in_per_poll"], idle["bytes_out_per_poll"],
@@ -271,7 +285,9 @@ def main():
     shutil.copyfile(c_build("v2"), files["v2"])
     os.chmod(files["v2"], 0o755)
     c.run(c.MOLT, "delta", "--from", c_build("v1"), "--to", c_build("v2"), "-o", files["patch"])
-    results = {"hosts": HOSTS, "idle_seconds": IDLE_SECONDS, "settle_polls": SETTLE_POLLS,
+    # Dated: RESULTS.md's fleet section may come from a run of this benchmark alone.
+    results = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "hosts": HOSTS,
+               "idle_seconds": IDLE_SECONDS, "settle_polls": SETTLE_POLLS,
                "artifact_bytes": os.path.getsize(c_build("v2")),
                "patch_bytes": os.path.getsize(files["patch"]), "sources": {}}
     classes = {cls.name: cls for cls in (HttpSource, S3Source)}

@@ -1,7 +1,8 @@
 """The update sources bench/fleet.py runs its fleet on. Each publishes a file under a name, gives
 the masters their --source, flags and environment, names the processes that serve, and keeps an
 access log in one format, that of nginx's "fleet" log (tests/tools/nginx.py): `$msec
-$request_length $bytes_sent $status "$request"`, so that both are measured by the same code."""
+$request_length $bytes_sent $status $request_time "$request"`, so that both are measured by the
+same code."""
 import os
 import shutil
 import tempfile

@@ -1,7 +1,9 @@
 'use strict';
 // Loaded into s3rver (NODE_OPTIONS=--require) by bench/fleet_sources.py: an access log in the
 // format of nginx's "fleet" log (tests/tools/nginx.py), `$msec $request_length $bytes_sent
-// $status "$request"`, one line per request, written to MOLT_BENCH_ACCESS_LOG.
+// $status $request_time "$request"`, one line per request, written to MOLT_BENCH_ACCESS_LOG.
+// The time a request took counts from its headers' arrival (nginx: from its first byte; a
+// poll's headers come in one packet) to the end of the answer.
 //
 // s3rver's own log (koa-logger) has no time, no request size and only the body's size. The
 // bytes here are the connection's own counters (socket.bytesRead, bytesWritten): what went each
@@ -19,6 +21,7 @@ http.Server.prototype.emit = function (event, req, res) {
   if (event === 'request') {
     // The socket, kept now: the server detaches it from `res` before our 'finish' listener.
     const socket = req.socket;
+    const start = Date.now();
     let logged = false;
     const log = (status) => {
       if (logged) return;
@@ -27,7 +30,9 @@ http.Server.prototype.emit = function (event, req, res) {
       const written = socket.bytesWritten - (socket.benchWritten || 0);
       socket.benchRead = socket.bytesRead;
       socket.benchWritten = socket.bytesWritten;
-      fs.writeSync(fd, `${(Date.now() / 1000).toFixed(3)} ${read} ${written} ${status} ` +
+      const now = Date.now();
+      fs.writeSync(fd, `${(now / 1000).toFixed(3)} ${read} ${written} ${status} ` +
+                       `${((now - start) / 1000).toFixed(3)} ` +
                        `"${req.method} ${req.url} HTTP/${req.httpVersion}"\n`);
     };
     res.on('finish', () => log(res.statusCode));
