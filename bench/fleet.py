@@ -174,6 +174,8 @@ def measure_idle(source, fleet):
         "answer_ms_p99": 1000 * c.percentile(sorted(r[4] for r in idle), 99) if idle else None,
         "spread_by_tenth_of_second": tenths,
         "server_cpu_percent": 100 * cpu / IDLE_SECONDS,
+        # The server shares the 2 cores with the masters, their helpers and any neighbour.
+        "loadavg_1min": os.getloadavg()[0],
         "master_problems": fleet.problems(idle_from, idle_from + IDLE_SECONDS),
     }
 
