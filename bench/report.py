@@ -636,19 +636,31 @@ def why(ul, fp, tr, lat, targets):
     return out
 
 
+# Why masters on s3rver see broken signatures while one is uploaded.
+S3RVER_PUT = (
+    " Cut-short signatures and 500s: s3rver writes an upload over the object's file in place, "
+    "then its ETag (`putObject` in "
+    "its `lib/stores/filesystem.js`), so a poll during the upload of a signature reads it empty "
+    "or cut short, or fails (500 InternalError); the master logs it, installs nothing and reads "
+    "the signature again at its next poll. S3 itself replaces an object whole.")
+
+
 def plot_fleet(plot_dir, fl):
-    """The hosts on the new build over time, through the rollout's steps."""
-    dat = os.path.join(c.OUT, "fleet-progress.dat")
-    if not fl or not os.path.exists(dat):
+    """The hosts on the new build over time, through the rollout's steps, a line per source."""
+    lines = [(os.path.join(c.OUT, "fleet-progress-%s.dat" % name), color, src["title"])
+             for (name, src), color in zip(fl["sources"].items(), ("#2471a3", "#c0392b"))]
+    lines = [x for x in lines if os.path.exists(x[0])]
+    if not lines:
         return None
     png = os.path.join(plot_dir, "fleet_rollout.png")
     gnuplot("\n".join([
         "set terminal pngcairo size 900,360 font 'sans,9'", "set output '%s'" % png,
-        "set grid", "set key off", "set yrange [0:%d]" % (fl["hosts"] * 1.05),
+        "set grid", "set key right bottom", "set yrange [0:%d]" % (fl["hosts"] * 1.05),
         "set xlabel 'seconds since the rollout began'", "set ylabel 'hosts on the new build'",
-        "set title '%d molt run masters on one HTTP source: signed with --rollout 10, 50, 0 "
+        "set title '%d molt run masters on one source: signed with --rollout 10, 50, 0 "
         "(halted), then 100'" % fl["hosts"],
-        "plot '%s' using 1:2 with steps lw 2 lc rgb '#2471a3'" % dat]) + "\n")
+        "plot " + ", ".join("'%s' using 1:2 with steps lw 2 lc rgb '%s' title '%s'" % x
+                            for x in lines)]) + "\n")
     return png
 
 
@@ -656,58 +668,137 @@ def section_fleet(md, fl, targets, plot_dir, rel):
     if not fl:
         md.append("## 6. A fleet on one source\n\n(not run)\n")
         return
-    idle = fl["idle"]
+    srcs = list(fl["sources"].items())  # in the order they ran
+
+    def row(label, value):
+        """A table row with a column per source; value(figures) gives a cell."""
+        md.append("| %s | %s |" % (label, " | ".join(value(src) for _, src in srcs)))
+
+    def commonest(counts):
+        """The commonest three of the masters' log lines (numbers blanked), with their counts."""
+        return ["%d× `%s`" % (n, what)
+                for what, n in sorted(counts.items(), key=lambda x: -x[1])[:3]]
+
     md.append("## 6. A fleet on one source\n")
     md.append(
-        "`bench/fleet.py`. %d `molt run` masters, each over the C server (`examples/c/server.c`) "
-        "in a folder of its own with its own `--host-id`, all polling one nginx every %d s; the "
-        "source holds the running build, signed. Started in %.1f s. Idle for %g s, at the server "
-        "(nginx's access log): %.0f polls per second, %.0f bytes in and %.0f out per poll "
-        "(statuses %s: a conditional GET of the unchanged signature). Polls per tenth of a second "
-        "over that time (the masters' jitter keeps them spread): %s.\n" % (
-            fl["hosts"], fl["interval_s"], fl["start_seconds"], fl["idle_seconds"],
-            idle["polls_per_second"], idle["bytes_in_per_poll"], idle["bytes_out_per_poll"],
-            ", ".join(str(s) for s in idle["statuses"]),
-            " ".join(str(n) for n in idle["spread_by_tenth_of_second"])))
-    md.append("Then the new build, signed with `--rollout` 10, 50, 0 (halted) and 100 in turn (the "
-              "same file signed again each time), each step judged after %g s:\n" % 6)
-    md.append("| rollout % | hosts on the new build | fraction | target ± 2σ | exactly the hosts "
-              "the cohort rule names | hosts that moved | downloads (of them patches) | bytes "
-              "sent | all hosts after |")
-    md.append("|---|---|---|---|---|---|---|---|---|")
-    for s in fl["steps"]:
-        p = s["rollout"] / 100
-        md.append("| %d | %d | %.3f | %.2f ± %.3f | %s | %d | %s (%s) | %s | %s |" % (
-            s["rollout"], s["on_new_build"], s["fraction"], p, s["margin_2sigma"],
-            yes(s["exact"]), s["moved"], s.get("downloads", "?"), s.get("patch_downloads", "?"),
-            s.get("bytes_sent", "?"),
-            "%.1f s" % s["converged_seconds"] if "converged_seconds" in s else "–"))
+        "`bench/fleet.py`, run on %s. %d `molt run` masters, each over the C server (`examples/c/server.c`) "
+        "in a folder of its own with its own `--host-id`, all polling one source; the source "
+        "holds the running build, signed. The fleet runs on %s in turn, a new fleet of the same "
+        "hosts (the same ids, so the same cohorts) on each. Idle for %g s, measured at the "
+        "server: nginx's access log; for s3rver, whose own log says neither when a request came "
+        "nor its bytes, a log written inside it from each connection's byte counters "
+        "(`bench/s3rver_access_log.js`, headers included as nginx counts them). The server's "
+        "CPU is that of its processes (nginx's 2 workers; s3rver's one Node process) over the "
+        "same time.\n" % (fl["date"], fl["hosts"], " and ".join(src["title"] for _, src in srcs),
+                          fl["idle_seconds"]))
+    md.append("| idle | %s |" % " | ".join(src["title"] for _, src in srcs))
+    md.append("|---|" + "---|" * len(srcs))
+    row("poll interval", lambda s: "%d s" % s["interval_s"])
+    row("masters started in", lambda s: "%.1f s" % s["start_seconds"])
+    row("polls per second (one per host and interval: %d hosts)" % fl["hosts"],
+        lambda s: "%.0f" % s["idle"]["polls_per_second"])
+    row("fewest / most polls in one second",
+        lambda s: "%d / %d" % (s["idle"]["per_second_min"], s["idle"]["per_second_max"]))
+    row("bytes in / out per poll", lambda s: "%.0f / %.0f" % (
+        s["idle"]["bytes_in_per_poll"], s["idle"]["bytes_out_per_poll"]))
+    row("answers (status: count)", lambda s: ", ".join(
+        "%s: %d" % x for x in sorted(s["idle"]["statuses"].items())))
+    def ms(v):
+        return "< 1" if v is not None and v < 1 else fmt(v, 0)  # the logs count whole ms
+
+    row("time to answer at the server, median / p99", lambda s: "%s / %s ms" % (
+        ms(s["idle"]["answer_ms_median"]), ms(s["idle"]["answer_ms_p99"])))
+    row("server CPU, % of one core", lambda s: "%.0f%%" % s["idle"]["server_cpu_percent"])
+    row("server CPU per poll", lambda s: "%.2f ms" % (
+        10 * s["idle"]["server_cpu_percent"] / max(s["idle"]["polls_per_second"], 1e-9)))
+    row("1-min load average at the end", lambda s: "%.0f" % s["idle"]["loadavg_1min"])
+    row("masters' warnings and errors", lambda s: "<br>".join(
+        [str(sum(s["idle"]["master_problems"].values()))] + commonest(s["idle"]["master_problems"])))
+    row("polls per tenth of a second (the masters' jitter keeps them spread)",
+        lambda s: " ".join(str(n) for n in s["idle"]["spread_by_tenth_of_second"]))
     md.append("")
-    if fl.get("patch_bytes"):
-        share = fl["patch_bytes"] / fl["artifact_bytes"]
-        md.append("Delta updates: the v1-to-v2 patch (`molt delta`; the two builds differ by one "
-                  "line, the version string) is %d bytes against the %d-byte artifact (%.2f%%): "
-                  "what each host that moves downloads instead of the artifact, checked against "
-                  "the artifact's signature. For `examples/hello` (the library's example), v1 to "
-                  "v2: %s bytes against %s (%.3f%%).\n" % (
-                      fl["patch_bytes"], fl["artifact_bytes"], 100 * share,
-                      fl.get("hello_patch_bytes"), fl.get("hello_artifact_bytes"),
-                      100 * fl.get("hello_patch_bytes", 0) / max(fl.get("hello_artifact_bytes", 1), 1)))
-        targets.append(("fleet: a one-line change's patch under 5% of the artifact",
-                        "%.2f%%" % (100 * share), share < 0.05))
+    for _, src in srcs:
+        idle, nominal = src["idle"], fl["hosts"] / src["interval_s"]
+        if idle["polls_per_second"] < 0.95 * nominal:
+            md.append(
+                "On %s the fleet polled %.0f times a second, not %.0f: a master's next poll is "
+                "due an interval after its last check ended (`src/master/check_schedule.cpp`), "
+                "and this server took %s ms to answer at the median (%s ms at p99). Its own CPU "
+                "was %.0f%% of a core, with the machine's 2 cores shared among it, the %d "
+                "masters, their check helpers and the neighbours (load average %.0f). %s\n" % (
+                    src["title"], idle["polls_per_second"], nominal,
+                    ms(idle["answer_ms_median"]), ms(idle["answer_ms_p99"]),
+                    idle["server_cpu_percent"], fl["hosts"], idle["loadavg_1min"],
+                    "The polls waited for it rather than failed: every one was answered, %s."
+                    % " or ".join(sorted(idle["statuses"]))
+                    if set(idle["statuses"]) <= {"200", "304"} and not idle["master_problems"]
+                    else "Not every poll was answered: see the table."))
+    md.append("Then the new build, signed with `--rollout` 10, 50, 0 (halted) and 100 in turn (the "
+              "same file signed again each time); a halt is watched for %d poll intervals, a "
+              "widening step until every host the cohort rule names runs the new build. Each "
+              "cell: %s.\n" % (fl["settle_polls"],
+                               " / ".join(src["title"] for _, src in srcs)))
+    md.append("| rollout % | target ± 2σ | hosts on the new build | exactly the hosts the cohort "
+              "rule names | hosts that moved | downloads (of them patches) | bytes sent | error "
+              "answers | masters' warnings and errors | all hosts after |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|")
+    by_share = [{s["rollout"]: s for s in src["steps"]} for _, src in srcs]
+    for share in (10, 50, 0, 100):
+        steps = [st.get(share) for st in by_share]
+        if not all(steps):
+            continue
+
+        def cells(value):
+            return " / ".join(value(s) for s in steps)
+
+        md.append("| %d | %.2f ± %.3f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            share, share / 100, steps[0]["margin_2sigma"],
+            cells(lambda s: "%d (%.3f)" % (s["on_new_build"], s["fraction"])),
+            cells(lambda s: yes(s["exact"])), cells(lambda s: str(s["moved"])),
+            cells(lambda s: "%d (%d)" % (s["downloads"], s["patch_downloads"])),
+            cells(lambda s: str(s["bytes_sent"])), cells(lambda s: str(s["error_answers"])),
+            cells(lambda s: str(sum(s["master_problems"].values()))),
+            cells(lambda s: "%.1f s" % s["converged_seconds"] if "converged_seconds" in s
+                  else "–")))
+    md.append("")
+    for name, src in srcs:
+        counts = {}
+        for step in src["steps"]:
+            for what, n in step["master_problems"].items():
+                counts[what] = counts.get(what, 0) + n
+        if counts:
+            md.append("The masters' warnings and errors through the rollout on %s: %d, the "
+                      "commonest %s.%s\n" % (src["title"], sum(counts.values()),
+                                             "; ".join(commonest(counts)),
+                                             S3RVER_PUT if name == "s3" else ""))
+    share = fl["patch_bytes"] / fl["artifact_bytes"]
+    md.append("Delta updates: the v1-to-v2 patch (`molt delta`; the two builds differ by one "
+              "line, the version string) is %d bytes against the %d-byte artifact (%.2f%%): "
+              "what each host that moves downloads instead of the artifact, checked against "
+              "the artifact's signature. For `examples/hello` (the library's example), v1 to "
+              "v2: %d bytes against %d (%.3f%%).\n" % (
+                  fl["patch_bytes"], fl["artifact_bytes"], 100 * share,
+                  fl["hello_patch_bytes"], fl["hello_artifact_bytes"],
+                  100 * fl["hello_patch_bytes"] / fl["hello_artifact_bytes"]))
+    targets.append(("fleet: a one-line change's patch under 5% of the artifact",
+                    "%.2f%%" % (100 * share), share < 0.05))
     png = plot_fleet(plot_dir, fl)
     if png:
         md.append("![hosts on the new build over time](%s)\n" % os.path.relpath(png, rel))
-    steps = {s["rollout"]: s for s in fl["steps"]}
+    names = " / ".join(name for name, _ in srcs)
     for share in (10, 50):
-        if share in steps:
-            targets.append(("fleet: %d%% rollout within a binomial margin of the target" % share,
-                            "%.3f (2σ %.3f)" % (steps[share]["fraction"],
-                                                steps[share]["margin_2sigma"]),
-                            steps[share]["within_margin"] and steps[share]["exact"]))
-    if 0 in steps:
-        targets.append(("fleet: no host moves after rollout:0", "%d moved" % steps[0]["moved"],
-                        steps[0]["moved"] == 0))
+        steps = [st[share] for st in by_share if share in st]
+        if steps:
+            targets.append((
+                "fleet: %d%% rollout within a binomial margin of the target (%s)" % (share, names),
+                "%s (2σ %.3f)" % (" / ".join("%.3f" % s["fraction"] for s in steps),
+                                  steps[0]["margin_2sigma"]),
+                all(s["within_margin"] and s["exact"] for s in steps)))
+    halts = [st[0] for st in by_share if 0 in st]
+    if halts:
+        targets.append(("fleet: no host moves after rollout:0 (%s)" % names,
+                        " / ".join("%d moved" % s["moved"] for s in halts),
+                        all(s["moved"] == 0 for s in halts)))
 
 
 def main():

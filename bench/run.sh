@@ -58,10 +58,18 @@ for pair in wrk:wrk hey:hey nginx:nginx-light gnuplot:gnuplot-nox minisign:minis
   if [ "$cmd" = nginx ]; then [ -x /usr/sbin/nginx ] || need+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# The fleet's S3 source: s3rver (from npm, by ci/npm-deps.sh) and botocore to upload to it.
+if [[ ",$ONLY," == *",fleet,"* ]]; then
+  command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+  python3 -c 'import botocore' 2>/dev/null || need+=(python3-botocore)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [[ ",$ONLY," == *",fleet,"* ]]; then
+  "$REPO/ci/npm-deps.sh"
 fi
 # Debian's nginx package starts a system nginx on port 80; the benchmarks start their own.
 

@@ -35,8 +35,8 @@ FORMATS = {
     "requests": "$request $status $body_bytes_sent $connection",
     # The benchmarks': bytes both ways for a request, headers included.
     "bench": '$request_length $bytes_sent $status "$request"',
-    # The fleet benchmark's: the same, with when (Unix time, ms).
-    "fleet": '$msec $request_length $bytes_sent $status "$request"',
+    # The fleet benchmark's: the same, with when (Unix time, ms) and how long it took (s, ms).
+    "fleet": '$msec $request_length $bytes_sent $status $request_time "$request"',
 }
 
 
