@@ -722,6 +722,8 @@ def section_throughput(md, tp, targets):
         md.append("## 7. Throughput\n\n(not run)\n")
         return
     md.append("## 7. Throughput\n")
+    loads = [r["load1_before"] for kinds in tp["servers"].values() for runs in kinds.values()
+             for r in runs]
     md.append(
         "`bench/throughput.py` (issue 15). Four servers answer `GET /` with the same %d-byte "
         "body (`hello from <BuildID>`, text/plain): `molt::HttpServer` in examples/hello's child "
@@ -732,8 +734,10 @@ def section_throughput(md, tp, targets):
         "--latency`, %d s per measurement, keep-alive and with `Connection: close`; client and "
         "servers share the %s cores. %d round(s), the servers interleaved in each; medians, and "
         "the ratios are of the medians. Server CPU is the server's own threads' (schedstat) per "
-        "request.\n" % (tp["body_bytes"], tp["threads"], tp["connections"], tp["seconds"],
-                        os.cpu_count(), tp["runs"]))
+        "request. Measured on %s; the 1-min load average before each measurement: %s.\n" % (
+            tp["body_bytes"], tp["threads"], tp["connections"], tp["seconds"], os.cpu_count(),
+            tp["runs"], tp.get("date", "?"),
+            "/".join(fmt(f(loads), 2) for f in (min, c.median, max)) + " (min/median/max)"))
     md.append("| client | server | req/s | vs plain cpp-httplib | vs Go | p50 ms | p99 ms | "
               "server CPU µs/request | failed | req/s of each round |")
     md.append("|---|---|---|---|---|---|---|---|---|---|")

@@ -209,7 +209,8 @@ def main():
         servers["nginx"] = NginxReturn(body)
         for name in SERVERS:  # a first load for each: threads, caches and Go's heap warmed up
             wrk(servers[name].port, "keepalive", 1)[1].communicate(timeout=60)
-        results = {"runs": RUNS, "seconds": SECONDS, "threads": THREADS,
+        results = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "runs": RUNS, "seconds": SECONDS,
+                   "threads": THREADS,
                    "connections": CONNECTIONS, "body_bytes": len(body), "servers": {}}
         for i in range(RUNS):  # interleaved: A B C D, A B C D, ...
             c.log("throughput: round %d of %d (%d s each)" % (i + 1, RUNS, SECONDS))
