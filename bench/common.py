@@ -315,9 +315,11 @@ class Nginx:
     """Debian's nginx (tests/tools/nginx.py) with its own config, pid file and root in a temp
     folder, daemonised (so a binary upgrade behaves as in production); stopped through its pid
     file. With access_log, DIR/access.log has nginx.py's format "bench":
-    `$request_length $bytes_sent $status "$request"`."""
+    `$request_length $bytes_sent $status "$request"`. With body, every request is answered 200
+    with that text (`return 200`) instead of from the root folder."""
 
-    def __init__(self, name, root=None, port=None, tls=None, access_log=False, workers=2):
+    def __init__(self, name, root=None, port=None, tls=None, access_log=False, workers=2,
+                 body=None):
         self.dir = tempfile.mkdtemp(prefix="molt-bench-nginx-%s-" % name)
         self.root = root or os.path.join(self.dir, "www")
         os.makedirs(self.root, exist_ok=True)
@@ -331,6 +333,8 @@ class Nginx:
             argv += ["--cert", tls[0], "--key", tls[1]]
         if access_log:  # True: the format "bench"; or a format's name
             argv += ["--access-log", access_log if isinstance(access_log, str) else "bench"]
+        if body is not None:
+            argv += ["--return", body]
         run(*argv)  # returns once the master has detached
         self.master = self._wait_pidfile(lambda pid: True)
         self._wait_workers(self.master, workers)

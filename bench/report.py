@@ -801,6 +801,89 @@ def section_fleet(md, fl, targets, plot_dir, rel):
                         all(s["moved"] == 0 for s in halts)))
 
 
+THROUGHPUT_SERVERS = (("molt", "`molt::HttpServer` (examples/hello)"),
+                      ("httplib", "plain cpp-httplib"), ("go", "Go net/http"), ("nginx", "nginx"))
+THROUGHPUT_KINDS = (("keepalive", "keep-alive"), ("close", "new connection per request"))
+
+
+def section_throughput(md, tp, targets):
+    if not tp:
+        md.append("## 7. Throughput\n\n(not run)\n")
+        return
+    md.append("## 7. Throughput\n")
+    loads = [r["load1_before"] for kinds in tp["servers"].values() for runs in kinds.values()
+             for r in runs]
+    md.append(
+        "`bench/throughput.py` (issue 15). Four servers answer `GET /` with the same %d-byte "
+        "body (`hello from <BuildID>`, text/plain): `molt::HttpServer` in examples/hello's child "
+        "(128 pool threads, its own accept and keep-alive loops over cpp-httplib 0.11.4), plain "
+        "cpp-httplib's `httplib::Server` (`bench/servers/plain_httplib.cpp`: the same library "
+        "and pool size, TCP_NODELAY on), a stdlib-only Go net/http server "
+        "(`bench/servers/plain_go.go`) and nginx (2 workers, `return 200`). `wrk -t%d -c%d "
+        "--latency`, %d s per measurement, keep-alive and with `Connection: close`; client and "
+        "servers share the %s cores. %d round(s), the servers interleaved in each; medians, and "
+        "the ratios are of the medians. Server CPU is the server's own threads' (schedstat) per "
+        "request. Measured on %s; the 1-min load average before each measurement: %s.\n" % (
+            tp["body_bytes"], tp["threads"], tp["connections"], tp["seconds"], os.cpu_count(),
+            tp["runs"], tp.get("date", "?"),
+            "/".join(fmt(f(loads), 2) for f in (min, c.median, max)) + " (min/median/max)"))
+    md.append("| client | server | req/s | vs plain cpp-httplib | vs Go | p50 ms | p99 ms | "
+              "server CPU µs/request | failed | req/s of each round |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|")
+    rps = {}
+    for kind, kind_title in THROUGHPUT_KINDS:
+        for name, title in THROUGHPUT_SERVERS:
+            rps[name, kind] = med(tp["servers"].get(name, {}).get(kind, []), "rps")
+        for name, title in THROUGHPUT_SERVERS:
+            runs = tp["servers"].get(name, {}).get(kind, [])
+            ratio = [rps[name, kind] / rps[ref, kind] if rps[name, kind] and rps[ref, kind]
+                     else None for ref in ("httplib", "go")]
+            md.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                kind_title, title, fmt(rps[name, kind], 0), fmt(ratio[0], 2), fmt(ratio[1], 2),
+                fmt(med(runs, "p50_ms"), 3), fmt(med(runs, "p99_ms"), 3),
+                fmt(med(runs, "cpu_us_per_request"), 1), sum(r["failed"] for r in runs),
+                " ".join(fmt(r["rps"], 0) for r in runs)))
+    md.append("")
+    for kind, kind_title in THROUGHPUT_KINDS:
+        if rps["molt", kind] and rps["httplib", kind] and rps["go", kind]:
+            vs_plain = rps["molt", kind] / rps["httplib", kind]
+            vs_go = rps["molt", kind] / rps["go", kind]
+            targets.append(("throughput (%s): `molt::HttpServer` within 2%% of plain cpp-httplib"
+                            % kind_title, "%.2fx" % vs_plain, vs_plain >= 0.98))
+            targets.append(("throughput (%s): `molt::HttpServer` at least 0.9x the Go server"
+                            % kind_title, "%.2fx" % vs_go, vs_go >= 0.9))
+    p = tp.get("profile")
+    if not p:
+        return
+    groups = p["groups"]
+    kernel = groups.get("kernel", 0)
+    md.append(
+        "**Where molt's server spends its cycles.** `perf record -F %d -g` on examples/hello's "
+        "child for %d s under the same keep-alive load (%s req/s meanwhile; the child ran %s s "
+        "of CPU; `perf report --no-children --sort dso,symbol`). Self time: the kernel %.1f%%, "
+        "user code %.1f%% (%s). Inclusive: %s%% of the child's time is inside system calls, "
+        "%s%% in the scheduler (threads blocking in `poll` and on the pool's futex, and waking).\n"
+        % (p["frequency_hz"], p["seconds"], fmt(p["rps_during"], 0), fmt(p["cpu_seconds"], 2),
+           kernel, sum(v for k, v in groups.items() if k != "kernel"),
+           ", ".join("%s %.1f%%" % (k, v) for k, v in groups.items() if k != "kernel"),
+           fmt(p["in_syscalls"]), fmt(p["in_scheduler"])))
+    if any("irq_enable" in t["symbol"] for t in p["top"][:3]):
+        md.append("This machine is a VM without a hardware PMU: perf samples on a timer "
+                  "(`cpu-clock`), and kernel code that runs with interrupts off (the loopback "
+                  "TCP path, softirqs, the scheduler) is charged to the `*irq_enable` where they "
+                  "come back on; the inclusive shares per system call below say which call that "
+                  "time belongs to.\n")
+    if p["syscalls"]:
+        md.append("Kernel time by system call (inclusive, of all samples): %s.\n" % ", ".join(
+            "`%s` %.1f%%" % (s["syscall"], s["share"]) for s in p["syscalls"]))
+    md.append("| self % | group | symbol |")
+    md.append("|---|---|---|")
+    for t in p["top"][:15]:
+        md.append("| %.2f | %s | `%s` |" % (t["share"], t["group"], t["symbol"]))
+    md.append("\nThe top 25 and the raw reports: `throughput-profile.txt`, "
+              "`perf-molt-report.txt` beside the JSON.\n")
+
+
 def main():
     results_md, plot_dir = sys.argv[1], sys.argv[2]
     rel = os.path.dirname(os.path.abspath(results_md))
@@ -814,6 +897,7 @@ def main():
     section_transfer(body, tr, targets)
     section_latency(body, lat, targets)
     section_fleet(body, load("fleet.json"), targets, plot_dir, rel)
+    section_throughput(body, load("throughput.json"), targets)
 
     md = ["# molt benchmarks: results\n",
           "Written by `bench/run.sh%s` on %s in %s (%s). Do not edit by hand: rerun `bench/run.sh`."
@@ -833,7 +917,7 @@ def main():
                   mc.get("os"), load_txt + ("; every benchmark process ran at nice %s" %
                                             meta["nice"] if meta.get("nice") else ""),
                   mc.get("nginx"), mc.get("wrk"), mc.get("curl", "")[:40], mc.get("minisign")))
-    md.append("## Targets (issues 6 and 13)\n")
+    md.append("## Targets (issues 6, 13 and 15)\n")
     md.append("| target | measured | |")
     md.append("|---|---|---|")
     for name, value, ok in targets:

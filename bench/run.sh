@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every molt benchmark and writes bench/RESULTS.md (and the PNG plots beside it).
 #
-#   bench/run.sh            the full run (about 13 minutes on 2 cores): bench/RESULTS.md
+#   bench/run.sh            the full run (about 17 minutes on 2 cores): bench/RESULTS.md
 #   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
 #                           bench/out/quick/RESULTS.md, nothing committed is touched
-#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, fleet, soak
+#   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, fleet,
+#                                     throughput, soak
 #                                     (soak, 500 upgrades under load, runs only when named: it
 #                                     writes its own section of RESULTS.md)
 #   BENCH_NICE=-10                    run every benchmark process at that nice value (on a shared
@@ -15,16 +16,17 @@
 #                                     be shared, and other work shows in every latency figure
 #
 # Installs what it needs from Debian if missing (wrk, hey, nginx-light, gnuplot-nox, minisign,
-# curl, openssl, iptables, python3, a compiler and CMake), builds hello_v1/hello_v2, c_server_v1
-# and the molt command in build-bench/ (override with MOLT_BENCH_BUILD=DIR), and the bench's own
-# client.
+# curl, openssl, iptables, python3, a compiler and CMake, linux-perf), builds hello_v1/hello_v2,
+# c_server_v1, examples/hello and the molt command in build-bench/ (override with
+# MOLT_BENCH_BUILD=DIR), the bench's own client and the plain servers of bench/servers/.
 # Must run as root (nginx binary upgrade as root, iptables counters). Everything is on loopback.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 QUICK=0
-ONLY=load,footprint,transfer,latency,fleet
+ALL=load,footprint,transfer,latency,fleet,throughput
+ONLY=$ALL
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -53,7 +55,7 @@ say() { echo "[$(date +%H:%M:%S)] $*"; }
 need=()
 for pair in wrk:wrk hey:hey nginx:nginx-light gnuplot:gnuplot-nox minisign:minisign curl:curl \
             openssl:openssl iptables:iptables python3:python3 g++:g++ cmake:cmake ninja:ninja-build \
-            go:golang-go; do
+            go:golang-go perf:linux-perf; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   if [ "$cmd" = nginx ]; then [ -x /usr/sbin/nginx ] || need+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
@@ -82,17 +84,25 @@ say "building the hello, Go and C server builds and molt in $MOLT_BENCH_BUILD (R
 # A build tree configured before Go was installed looks for it again.
 grep -q '^MOLT_GO:FILEPATH=/' "$MOLT_BENCH_BUILD/CMakeCache.txt" || cmake "$MOLT_BENCH_BUILD" >/dev/null
 cmake --build "$MOLT_BENCH_BUILD" --target hello_v1 hello_v2 go_server_v1 go_server_v2 c_server_v1 \
-  c_server_v2 molt-cli >/dev/null
+  c_server_v2 hello molt-cli >/dev/null
 mkdir -p "$BIN" "$BENCH_OUT"
 if [ ! -x "$BIN/loadgen" ] || [ "$HERE/loadgen.cpp" -nt "$BIN/loadgen" ]; then
   g++ -O2 -std=c++20 -Wall -Wextra -o "$BIN/loadgen" "$HERE/loadgen.cpp"
+fi
+# The throughput benchmark's baselines, built as loadgen is: plain cpp-httplib and Go's net/http.
+if [ ! -x "$BIN/plain_httplib" ] || [ "$HERE/servers/plain_httplib.cpp" -nt "$BIN/plain_httplib" ]; then
+  g++ -O2 -std=c++20 -Wall -Wextra $(pkg-config --cflags cpp-httplib) -o "$BIN/plain_httplib" \
+    "$HERE/servers/plain_httplib.cpp" $(pkg-config --libs cpp-httplib) -lpthread
+fi
+if [ ! -x "$BIN/plain_go" ] || [ "$HERE/servers/plain_go.go" -nt "$BIN/plain_go" ]; then
+  GO111MODULE=off CGO_ENABLED=0 go build -trimpath -o "$BIN/plain_go" "$HERE/servers/plain_go.go"
 fi
 if [ ! -f "$BIN/floor_preload.so" ] || [ "$HERE/floor_preload.c" -nt "$BIN/floor_preload.so" ]; then
   gcc -O2 -shared -fPIC -o "$BIN/floor_preload.so" "$HERE/floor_preload.c" -ldl
 fi
 
 # ---- run
-if [ "$ONLY" = load,footprint,transfer,latency,fleet ]; then
+if [ "$ONLY" = "$ALL" ]; then
   rm -f "$BENCH_OUT"/*.json "$BENCH_OUT"/*.dat "$BENCH_OUT"/*.log "$BENCH_OUT"/*.txt
 fi
 # The machine may be shared: optionally wait (bounded) for a quieter moment, and record the load
@@ -128,6 +138,7 @@ has footprint && { say "== 2. master footprint"; python3 "$HERE/master_footprint
 has transfer && { say "== 3. transfer"; bash "$HERE/transfer.sh"; }
 has latency && { say "== 4. upgrade latency"; python3 "$HERE/upgrade_latency.py"; }
 has fleet && { say "== 6. a fleet on one source"; python3 "$HERE/fleet.py"; }
+has throughput && { say "== 7. throughput"; python3 "$HERE/throughput.py"; }
 has soak && { say "== 5. soak"; python3 "$HERE/soak.py" "$RESULTS"; }
 END=$(date +%s)
 python3 - <<EOF

@@ -6,7 +6,7 @@ Writes DIR/nginx.conf (config, logs, temp files and pid file all live in DIR), t
 its pid is the one to signal.
 
   nginx.py --dir DIR --port N --root ROOT [--cert CERT --key KEY]
-           [--access-log FORMAT] [--worker-connections N]
+           [--access-log FORMAT] [--worker-connections N] [--return TEXT]
            [--daemon [--workers N] | --foreground-master [--workers N]]
 
 Without --daemon: one process in the foreground, its error log on stderr at level notice, so
@@ -23,6 +23,9 @@ log on stderr. bench/master_footprint.py compares it with molt run's master, whi
 daemonizes either.
 
 --access-log FORMAT logs each request to DIR/access.log in one of FORMATS below.
+
+--return TEXT answers every request 200 with TEXT (text/plain) instead of serving ROOT: the
+handler of bench/throughput.py, the same constant body as the servers it is compared with.
 """
 
 import argparse
@@ -38,6 +41,17 @@ FORMATS = {
     # The fleet benchmark's: the same, with when (Unix time, ms) and how long it took (s, ms).
     "fleet": '$msec $request_length $bytes_sent $status $request_time "$request"',
 }
+
+
+def answer(text):
+    """The server block's `return 200 "TEXT";`, or nothing. In nginx's quoted strings a backslash
+    escapes; a $ would name a variable, which no caller needs."""
+    if text is None:
+        return ""
+    if "$" in text:
+        raise SystemExit("nginx.py: --return TEXT with a $ is not supported")
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return ' default_type text/plain; return 200 "%s";' % quoted
 
 
 def config(args):
@@ -70,7 +84,7 @@ def config(args):
         # Relative paths are under the prefix, DIR: nothing is written outside it.
         "  client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fastcgi;",
         "  uwsgi_temp_path uwsgi; scgi_temp_path scgi;",
-        "  server { listen %s; root %s;%s }" % (listen, args.root, tls),
+        "  server { listen %s; root %s;%s%s }" % (listen, args.root, tls, answer(args.ret)),
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -85,6 +99,8 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--access-log", choices=sorted(FORMATS))
     parser.add_argument("--worker-connections", type=int, default=64)
+    parser.add_argument("--return", dest="ret", metavar="TEXT",
+                        help="answer every request 200 with TEXT")
     parser.add_argument("--daemon", action="store_true")
     parser.add_argument("--foreground-master", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
