@@ -816,7 +816,8 @@ def section_throughput(md, tp, targets):
     md.append(
         "`bench/throughput.py` (issue 15). Four servers answer `GET /` with the same %d-byte "
         "body (`hello from <BuildID>`, text/plain): `molt::HttpServer` in examples/hello's child "
-        "(128 pool threads, its own accept and keep-alive loops over cpp-httplib 0.11.4), plain "
+        "(up to 128 threads, started as connections need them; its own accept and keep-alive "
+        "loops over cpp-httplib 0.11.4: three system calls per keep-alive request), plain "
         "cpp-httplib's `httplib::Server` (`bench/servers/plain_httplib.cpp`: the same library "
         "and pool size, TCP_NODELAY on), a stdlib-only Go net/http server "
         "(`bench/servers/plain_go.go`) and nginx (2 workers, `return 200`). `wrk -t%d -c%d "

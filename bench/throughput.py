@@ -2,7 +2,7 @@
 """Benchmark 7 (issue 15): raw HTTP throughput of molt::HttpServer beside its peers, in one run.
 
 Four servers answer GET / with the same constant body (examples/hello's "hello from <BuildID>\\n"):
-  molt     examples/hello, a master and its child (molt::HttpServer, 128 pool threads)
+  molt     examples/hello, a master and its child (molt::HttpServer, up to 128 threads)
   httplib  bench/servers/plain_httplib.cpp: cpp-httplib's own httplib::Server, 128 threads,
            TCP_NODELAY on
   go       bench/servers/plain_go.go: Go's net/http, stdlib only
