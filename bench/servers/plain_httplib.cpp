@@ -2,9 +2,10 @@
 // baseline that bench/throughput.py measures molt::HttpServer (examples/hello) against.
 //
 //   plain_httplib PORT BODY     listens on 127.0.0.1:PORT; prints "listening" once it does
+#include <httplib.h>
+
 #include <cstdio>
 #include <cstdlib>
-#include <httplib.h>
 #include <string>
 
 int main(int argc, char** argv) {

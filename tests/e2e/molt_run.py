@@ -107,11 +107,10 @@ def under_load(test, svc, action, then_body=None):
     return result, loads
 
 
-def upgrade_ready_by_http_healthz(test, svc):
-    """Upgrades `svc`, a `molt run --ready http:/healthz` of a program that does not notify, to
-    v2 under load: no request fails, clients see v1 then v2, the log says the probe passed, and
-    v2 is installed. The old child answers /healthz too, on the same listener: it must not
-    make v2 look ready."""
+def upgrade_to_v2_under_load(test, svc, meanwhile=None):
+    """Publishes v2 at `svc`'s file drop under load and waits until it serves: no request fails,
+    clients see v1 then v2, and v2 is installed. `meanwhile`: a log line (regex) that must have
+    come during the upgrade."""
     mark = svc.log.mark()
 
     def upgrade():
@@ -121,5 +120,14 @@ def upgrade_ready_by_http_healthz(test, svc):
     v2, loads = under_load(test, svc, upgrade, "hello from v2")
     for load in loads:
         test.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
-    svc.log.wait_for(r"child \d+ passed its readiness probe: GET /healthz answered 200", mark)
+    if meanwhile:
+        svc.log.wait_for(meanwhile, mark)
     test.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)
+
+
+def upgrade_ready_by_http_healthz(test, svc):
+    """upgrade_to_v2_under_load for a `molt run --ready http:/healthz` of a program that does not
+    notify. The old child answers /healthz too, on the same listener: it must not make v2 look
+    ready."""
+    upgrade_to_v2_under_load(test, svc, r"child \d+ passed its readiness probe: GET /healthz "
+                                        r"answered 200")

@@ -7,19 +7,12 @@ import unittest
 
 from harness import MOLT
 from http_peers import served_folder
-from molt_run import RunService, c_server, under_load
+from molt_run import RunService, c_server, under_load, upgrade_to_v2_under_load
 
 
 class RunC(unittest.TestCase):
     def test_upgrade_from_a_file_drop_under_load(self):
-        svc = RunService(self, c_server)
-
-        def upgrade():
-            mark = svc.log.mark()
-            svc.wait_ready(svc.publish("v2"), mark)
-        _, loads = under_load(self, svc, upgrade, "hello from v2")
-        for load in loads:
-            self.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
+        upgrade_to_v2_under_load(self, RunService(self, c_server))
 
     def test_upgrade_from_an_http_source_under_load(self):
         root, server = served_folder(self)

@@ -8,7 +8,8 @@ import unittest
 
 from harness import BUILD, MOLT, run
 from http_peers import served_folder
-from molt_run import RunService, under_load, upgrade_ready_by_http_healthz
+from molt_run import (RunService, under_load, upgrade_ready_by_http_healthz,
+                      upgrade_to_v2_under_load)
 
 FIXTURES = os.path.join(BUILD, "tests", "fixtures")
 GO_BUILD_ID = r"[A-Za-z0-9_-]{20}(/[A-Za-z0-9_-]{20}){3}"  # action/content ids, 4 parts
@@ -30,17 +31,7 @@ class RunGo(unittest.TestCase):
         self.assertNotEqual(ids["v1"], ids["v2"])
 
     def test_upgrade_from_a_file_drop_under_load(self):
-        svc = RunService(self, go_server)
-
-        def upgrade():
-            mark = svc.log.mark()
-            v2 = svc.publish("v2")
-            svc.wait_ready(v2, mark)
-            return v2
-        v2, loads = under_load(self, svc, upgrade, "hello from v2")
-        for load in loads:
-            self.assertEqual(set(load.bodies), {"hello from v1", "hello from v2"})
-        self.assertEqual(run(MOLT, "build-id", svc.bin).stdout.strip(), v2)
+        upgrade_to_v2_under_load(self, RunService(self, go_server))
 
     def test_upgrade_from_an_http_source_under_load(self):
         root, server = served_folder(self)

@@ -9,28 +9,10 @@
 #include <random>
 
 #include "temp_files.hpp"
+#include "util/memory_sink.hpp"
 
 namespace molt::internal {
 namespace {
-
-class StringSink final : public Sink {
- public:
-  explicit StringSink(std::size_t limit = 1 << 30) : limit_(limit) {}
-  bool write(const char* data, std::size_t size) override {
-    if (bytes.size() + size > limit_) return false;
-    bytes.append(data, size);
-    return true;
-  }
-  bool reset() override {
-    bytes.clear();
-    return true;
-  }
-  std::string error() const override { return "larger than the limit"; }
-  std::string bytes;
-
- private:
-  std::size_t limit_;
-};
 
 // Two "builds": 4 MiB of noise, the second with a few bytes changed in the middle.
 struct Builds {
@@ -50,9 +32,9 @@ TEST(PatchTest, AOneLineChangeIsAFewBytesAndRebuildsTheNewFile) {
   std::optional<std::string> patch = make_patch(b.old_build, b.new_build, error);
   ASSERT_TRUE(patch) << error;
   EXPECT_LT(patch->size(), 1024U);  // of 4 MiB that do not compress at all
-  StringSink out;
+  MemorySink out(1 << 30, "the rebuilt file");
   ASSERT_TRUE(apply_patch(b.old_build, *patch, out, error)) << error;
-  EXPECT_EQ(out.bytes, b.new_build);
+  EXPECT_EQ(out.bytes(), b.new_build);
 }
 
 TEST(PatchTest, ACorruptOrCutPatchIsAnErrorNeverAWrongFile) {
@@ -63,13 +45,13 @@ TEST(PatchTest, ACorruptOrCutPatchIsAnErrorNeverAWrongFile) {
   flipped[flipped.size() / 2] ^= 0x40;
   for (const std::string& bad : {flipped, patch.substr(0, patch.size() - 4), patch + patch,
                                  std::string("not a zstd frame")}) {
-    StringSink out;
+    MemorySink out(1 << 30, "the rebuilt file");
     error.clear();
     EXPECT_FALSE(apply_patch(b.old_build, bad, out, error));
     EXPECT_NE(error.find("the patch is corrupt"), std::string::npos) << error;
   }
   // Against another old file, the frame's checksum fails: the prefix is part of the rebuild.
-  StringSink out;
+  MemorySink out(1 << 30, "the rebuilt file");
   std::string other = b.old_build;
   other[(2 << 20) + 100] ^= 1;
   EXPECT_FALSE(apply_patch(other, patch, out, error));
@@ -79,9 +61,9 @@ TEST(PatchTest, TheSinkBoundsTheRebuiltFile) {
   Builds b;
   std::string error;
   std::string patch = make_patch(b.old_build, b.new_build, error).value();
-  StringSink small(1 << 20);
+  MemorySink small(1 << 20, "the rebuilt file");
   EXPECT_FALSE(apply_patch(b.old_build, patch, small, error));
-  EXPECT_EQ(error, "larger than the limit");
+  EXPECT_EQ(error, "the rebuilt file larger than 1048576 bytes");
 }
 
 // The zstd program (Debian's zstd) makes patches molt applies, and applies molt's.
@@ -102,9 +84,9 @@ TEST(PatchTest, InterchangeableWithZstdPatchFrom) {
   std::string make = "zstd -q -19 --long=31 --patch-from=" + path("old") + " " + path("new") +
                      " -o " + path("theirs.zst");
   ASSERT_EQ(std::system(make.c_str()), 0);
-  StringSink out;
+  MemorySink out(1 << 30, "the rebuilt file");
   ASSERT_TRUE(apply_patch(b.old_build, test::read_file(path("theirs.zst")), out, error)) << error;
-  EXPECT_EQ(out.bytes, b.new_build);
+  EXPECT_EQ(out.bytes(), b.new_build);
 }
 
 TEST(PatchTest, NamesKeepBuildIdsThatAreNotPlainText) {
