@@ -3,6 +3,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "fetchers/http_text.hpp"
+
 namespace molt::internal::github {
 namespace {
 
@@ -36,20 +38,11 @@ bool valid_asset(std::string_view s) {
   return true;
 }
 
-std::string printable(std::string_view text, std::size_t limit) {
-  std::string out;
-  for (char c : text.substr(0, limit)) {
-    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 }  // namespace
 
 std::optional<SourceName> parse_source(std::string_view source, std::string& error) {
   constexpr std::string_view kScheme = "github://";
-  const std::string quoted = "source \"" + printable(source, 200) + "\": ";
+  const std::string quoted = "source \"" + server_text(source, 200) + "\": ";
   std::string_view rest = source.starts_with(kScheme) ? source.substr(kScheme.size()) : "";
   std::size_t first = rest.find('/');
   std::size_t second = first == std::string_view::npos ? first : rest.find('/', first + 1);
@@ -92,7 +85,7 @@ std::optional<Release> parse_release(std::string_view json, std::string& error) 
   }
   Release release;
   if (auto tag = doc.find("tag_name"); tag != doc.end() && tag->is_string()) {
-    release.tag = printable(tag->get<std::string>(), 100);
+    release.tag = server_text(tag->get<std::string>(), 100);
   }
   auto assets = doc.find("assets");
   if (assets == doc.end() || !assets->is_array()) {
@@ -121,7 +114,7 @@ std::optional<Release> parse_release(std::string_view json, std::string& error) 
       asset.size = size->get<std::uint64_t>();
     }
     if (auto at = item.find("updated_at"); at != item.end() && at->is_string()) {
-      asset.updated_at = printable(at->get<std::string>(), 64);
+      asset.updated_at = server_text(at->get<std::string>(), 64);
     }
     release.assets.push_back(std::move(asset));
   }
@@ -133,7 +126,7 @@ std::string error_message(std::string_view body) {
   if (doc.is_discarded() || !doc.is_object()) return {};
   auto message = doc.find("message");
   if (message == doc.end() || !message->is_string()) return {};
-  return printable(message->get<std::string>(), 200);
+  return server_text(message->get<std::string>(), 200);
 }
 
 }  // namespace molt::internal::github

@@ -117,4 +117,13 @@ std::string_view reason_phrase(long status) {
   return "";
 }
 
+std::string server_text(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (char c : text.substr(0, limit)) {
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
 }  // namespace molt::internal

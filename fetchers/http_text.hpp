@@ -2,6 +2,7 @@
 // for a log line, reason phrases. Shared by the transfer and the fetchers that build on it.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,5 +25,9 @@ std::string_view reason_phrase(long status);
 bool iequals(std::string_view a, std::string_view b);
 
 std::string_view trim_space(std::string_view s);
+
+// Text a server sent, fit for a log line: control characters become spaces, and text longer
+// than `limit` is cut and ends in "...".
+std::string server_text(std::string_view text, std::size_t limit = 200);
 
 }  // namespace molt::internal

@@ -4,21 +4,12 @@
 #include <charconv>
 #include <ctime>
 
+#include "fetchers/http_text.hpp"
+
 namespace molt::internal::s3 {
 namespace {
 
-constexpr std::size_t kMaxField = 200;  // a server's text is quoted, never a whole page of it
 constexpr std::chrono::minutes kAllowedSkew{15};
-
-// Server text fit for a log line: control characters become spaces, long text is cut.
-std::string clean(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, kMaxField)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > kMaxField) out += "...";
-  return out;
-}
 
 std::string unescape_xml(std::string_view text) {
   static constexpr std::array<std::pair<std::string_view, char>, 5> kEntities{
@@ -109,13 +100,13 @@ std::string explain(const FailedAnswer& answer, const ErrorDocument& doc,
   if ((code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect" ||
        code == "IllegalLocationConstraintException") &&
       !region.empty() && region != request.region) {
-    return "the bucket is in region " + clean(region) + ", not " + request.region +
+    return "the bucket is in region " + server_text(region) + ", not " + request.region +
            ": set AWS_REGION or the S3 options' region";
   }
   if (code == "PermanentRedirect" && !doc.endpoint.empty()) {
-    return "the bucket is served at " + clean(doc.endpoint) + ", not at " + request.endpoint;
+    return "the bucket is served at " + server_text(doc.endpoint) + ", not at " + request.endpoint;
   }
-  return clean(doc.message.empty() ? answer.status_line : doc.message);
+  return server_text(doc.message.empty() ? answer.status_line : doc.message);
 }
 
 bool read_int(std::string_view text, std::size_t at, std::size_t size, int& out) {
@@ -146,13 +137,15 @@ std::optional<ErrorDocument> parse_error_document(std::string_view body) {
 Verdict judge(const FailedAnswer& answer, const RequestContext& request) {
   std::optional<ErrorDocument> doc = parse_error_document(answer.body);
   if (!doc) {
-    std::string type = answer.content_type.empty() ? "no body type" : clean(answer.content_type);
-    return {false, request.object + ": " + clean(answer.status_line) + " from " + request.endpoint +
-                       ", not an S3 answer (" + type + "): is the endpoint right?"};
+    std::string type =
+        answer.content_type.empty() ? "no body type" : server_text(answer.content_type);
+    return {false, request.object + ": " + server_text(answer.status_line) + " from " +
+                       request.endpoint + ", not an S3 answer (" + type +
+                       "): is the endpoint right?"};
   }
   if (doc->code == "NoSuchKey") return {true, ""};
   return {false, request.object + ": " + explain(answer, *doc, request) + " (" +
-                     clean(answer.status_line) + " " + clean(doc->code) + ")"};
+                     server_text(answer.status_line) + " " + server_text(doc->code) + ")"};
 }
 
 std::optional<Clock::time_point> parse_http_date(std::string_view text) {
