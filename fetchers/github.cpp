@@ -1,5 +1,8 @@
 #include "fetchers/github.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdlib>
 #include <string_view>
 #include <utility>
@@ -23,10 +26,16 @@ std::string_view authority(std::string_view url) {
   return url.substr(start, end == std::string_view::npos ? end : end - start);
 }
 
+// Whether the host of `authority` ("host", "host:port", "[v6]:port") is a loopback address.
+// The whole host is parsed: "127.0.0.1.example.com" is not one.
 bool is_loopback(std::string_view authority) {
-  std::string_view host = authority.starts_with("[") ? authority.substr(0, authority.find(']') + 1)
-                                                     : authority.substr(0, authority.find(':'));
-  return host == "localhost" || host.starts_with("127.") || host == "[::1]";
+  std::string host(authority.starts_with("[") ? authority.substr(1, authority.find(']') - 1)
+                                              : authority.substr(0, authority.find(':')));
+  if (host == "localhost") return true;
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 // Why `url` cannot be the API's base URL, or "".

@@ -145,6 +145,10 @@ class GitHubSourceConfiguration(unittest.TestCase):
         self.assertIn("--github-api http://ghe.example.com/api/v3: is plain http: GITHUB_TOKEN "
                       "is sent only over https (or to a loopback address)", line)
         self.assertNotIn(TOKEN, line)
+        # A host that only begins like a loopback address is another host.
+        line = self.refused("--source", "github://acme/hello/app", "--github-api",
+                            "http://127.0.0.1.example.com/api/v3", env={"GITHUB_TOKEN": TOKEN})
+        self.assertIn("is plain http: GITHUB_TOKEN is sent only over https", line)
 
 
 if __name__ == "__main__":
