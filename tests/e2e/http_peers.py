@@ -182,6 +182,20 @@ class Nginx:
             self.process = None
 
 
+def _start_tool(argv, add_cleanup, kind):
+    """Starts a tests/tools server that prints its port alone on a line once it accepts, its
+    output kept in a temp dir; stopped and removed by `add_cleanup`. Returns (dir, process,
+    port)."""
+    directory = tempfile.mkdtemp(prefix="molt-e2e-%s-" % kind)
+    add_cleanup(shutil.rmtree, directory, True)
+    process = _Process(argv, os.path.join(directory, "server.out"), "stdout")
+    add_cleanup(process.stop)
+    line = process.wait_for_line(lambda l: l.strip().isdigit())
+    if line is None:
+        raise AssertionError("%s did not start" % os.path.basename(argv[1]))
+    return directory, process, int(line)
+
+
 def served_folder(test, tls=None):
     """A temp folder (removed after `test`) and a TestServer serving it: (folder, server)."""
     root = tempfile.mkdtemp(prefix="molt-e2e-root-")
@@ -202,14 +216,7 @@ class TestServer:
         if tls:
             _, cert, key = tls
             argv += ["--cert", cert, "--key", key]
-        self.dir = tempfile.mkdtemp(prefix="molt-e2e-server-")
-        add_cleanup(shutil.rmtree, self.dir, True)
-        self.process = _Process(argv, os.path.join(self.dir, "server.out"), "stdout")
-        add_cleanup(self.process.stop)
-        line = self.process.wait_for_line(lambda l: l.strip().isdigit())
-        if line is None:
-            raise AssertionError("http_test_server.py did not start")
-        self.port = int(line)
+        self.dir, self.process, self.port = _start_tool(argv, add_cleanup, "server")
 
     def url(self, path):
         return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
@@ -247,14 +254,8 @@ class GitHubServer:
                 "--repo", repo]
         if token:
             argv += ["--token", token]
-        self.dir = tempfile.mkdtemp(prefix="molt-e2e-github-")
-        add_cleanup(shutil.rmtree, self.dir, True)
-        self.process = _Process(argv, os.path.join(self.dir, "server.out"), "stdout")
-        add_cleanup(self.process.stop)
-        line = self.process.wait_for_line(lambda l: l.strip().isdigit())
-        if line is None:
-            raise AssertionError("github_api_server.py did not start")
-        self.url = "http://127.0.0.1:%d" % int(line)
+        self.dir, self.process, port = _start_tool(argv, add_cleanup, "github")
+        self.url = "http://127.0.0.1:%d" % port
 
     def _control(self, path_and_query):
         with urllib.request.urlopen(self.url + path_and_query, timeout=10) as resp:
