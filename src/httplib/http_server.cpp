@@ -242,6 +242,9 @@ bool HttpServer::wait_for_request(int sock, bool& idle_closed) {
     int n = ::poll(fds, 2, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;  // keep-alive timeout
+    // Seen here first, the drain must count for this connection's next answer, whether or not
+    // serve() has woken to set the flag yet.
+    if (fds[1].revents) draining_.store(true, std::memory_order_relaxed);
     if (fds[0].revents) return true;
     // Draining while idle: give the client a last chance to send, then close.
     pollfd last{sock, POLLIN, 0};
