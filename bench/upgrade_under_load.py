@@ -10,6 +10,8 @@ loads the server for DURATION seconds while an upgrade happens every PERIOD seco
 Two client kinds, each on its own: a new connection per request, and keep-alive.
 Every request is recorded; an upgrade window runs from the publish (or USR2) to the exit of the
 old child (or old master). Writes OUT/upgrade_under_load.json and plot data.
+BENCH_LOAD_CONFIGS=NAME[,NAME] runs only those configurations, without the cross-check;
+BENCH_KEEP_CSV=1 keeps every request (load-NAME-RUN.csv) and the windows' times beside it.
 
 A cross-check with the stock tools (wrk for keep-alive, hey -disable-keepalive) follows, one run
 each, with the same upgrade cadence.
@@ -208,13 +210,15 @@ def analyze(recs, windows, t_start, mode):
                   ("old workers' shutdown", "new_ready", "end"))
     phase_max = {}
     for label, a, b in phases:
-        worst = []
+        worst, every = [], []
         for w in windows:
             lo, hi = w[a], w[b]
             m = [r[1] for r in overlapping(lo, hi) if not failed(r)]
             worst.append(max(m) if m else 0)
+            every += m
         phase_max[label] = {"max_ms": round(max(worst), 1) if worst else None,
                             "median_of_window_max_ms": c.median(worst),
+                            "p99_ms": c.percentile(sorted(every), 99) if every else None,
                             "median_duration_ms": c.median([(w[b] - w[a]) * 1000
                                                             for w in windows])}
     out["phases"] = phase_max
@@ -254,6 +258,16 @@ def analyze(recs, windows, t_start, mode):
                                         for w in windows if w["stopped_accepting"] is not None]
         out["stopping_not_logged"] = sum(w["stopped_accepting"] is None for w in windows)
         out["child_start_ms"] = [round((w["ready"] - w["started"]) * 1000, 1) for w in windows]
+        # Publish to the first answer from the new build, under this load (upgrade_latency.py
+        # measures the same idle).
+        to_answer = []
+        for w in windows:
+            i = bisect.bisect_left(starts, w["start"])
+            j = bisect.bisect_right(starts, w["end"] + 1.0)
+            done = [r[0] + r[1] / 1000 for r in recs[i:j] if r[4] == w["to"] and not failed(r)]
+            if done:
+                to_answer.append(round((min(done) - w["start"]) * 1000, 1))
+        out["publish_to_answer_ms"] = to_answer
     return out
 
 
@@ -295,7 +309,9 @@ def run_config(name, server, mode, init_delay, run_index):
     result["client_summary"] = summary
     if run_index == 0:
         plot_data(recs, windows, t_start, os.path.join(c.OUT, "plot-%s" % name))
-    if not os.environ.get("BENCH_KEEP_CSV"):
+    if os.environ.get("BENCH_KEEP_CSV"):
+        c.write_json("load-%s-%d-windows.json" % (name, run_index), windows)
+    else:
         os.remove(csv)  # hundreds of thousands of lines each; the summary keeps what matters
     c.log("  %d requests, %d failed, p99 %.2f ms, window max %.2f ms, steady p99 %.2f ms" % (
         result["requests"], result["failed"], result["overall"]["p99_ms"] or 0,
@@ -375,13 +391,17 @@ def main():
     os.makedirs(c.OUT, exist_ok=True)
     results = {"runs": RUNS, "duration_s": DURATION, "period_s": PERIOD,
                "connections": CONNECTIONS, "configs": {}}
+    only = [n for n in os.environ.get("BENCH_LOAD_CONFIGS", "").split(",") if n]
+    configs = [cf for cf in CONFIGS if not only or cf[0] in only]
     for i in range(RUNS):  # interleaved, so drift over time touches every configuration alike
-        for name, server, mode, delay in CONFIGS:
+        for name, server, mode, delay in configs:
             results["configs"].setdefault(name, {"server": server, "mode": mode,
                                                  "init_delay": delay, "runs": []})
             results["configs"][name]["runs"].append(run_config(name, server, mode, delay, i))
             c.write_json("upgrade_under_load.json", results)
     results["xcheck"] = {}
+    if only:
+        return
     for server in ("molt", "nginx"):
         for tool in ("wrk", "hey"):
             results["xcheck"]["%s-%s" % (server, tool)] = xcheck(server, tool)
