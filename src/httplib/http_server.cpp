@@ -185,7 +185,10 @@ class SocketStream final : public httplib::Stream {
 }  // namespace
 
 HttpServer::HttpServer(std::size_t threads) : threads_(threads) {
-  new_task_queue = [this] { return new internal::GrowingPool(threads_); };
+  // A few threads exist before the child is ready: a drain moves every keep-alive client of the
+  // old child here at once, and a thread created on demand costs its client a clone, a stack and
+  // a malloc arena (bench/RESULTS.md, the upgrade window's drain phase).
+  new_task_queue = [this] { return new internal::GrowingPool(threads_, kStartThreads); };
   // cpp-httplib closes a keep-alive connection after 5 requests, so a client reconnects every
   // fifth request; nginx's default is 1000 (keepalive_requests), Go's net/http has no limit.
   set_keep_alive_max_count(kKeepAliveMaxCount);

@@ -26,8 +26,10 @@ class HttpServer : public httplib::Server {
   // Requests on one keep-alive connection before it is closed (set_keep_alive_max_count).
   static constexpr std::size_t kKeepAliveMaxCount = 1000;
 
-  // `threads` bounds the connections served at once (each keep-alive connection holds one). They
-  // are started as connections need them, not all at once.
+  // Threads started before serve() reports ready; the rest start as connections need them.
+  static constexpr std::size_t kStartThreads = 16;
+
+  // `threads` bounds the connections served at once (each keep-alive connection holds one).
   explicit HttpServer(std::size_t threads = 128);
 
   // How long an idle keep-alive connection is kept once draining has begun.

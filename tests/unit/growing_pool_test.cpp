@@ -1,5 +1,6 @@
-// HttpServer's connection threads: none until a connection needs one, never more than the bound,
-// and every queued connection served before shutdown returns.
+// HttpServer's connection threads: the few it starts with, then one more only when a connection
+// finds every thread busy, never more than the bound, and every queued connection served before
+// shutdown returns.
 #include "httplib/growing_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +13,7 @@ namespace molt::internal {
 namespace {
 
 TEST(GrowingPool, StartsWithNoThreadAndGrowsOnlyWhileAllAreBusy) {
-  GrowingPool pool(4);
+  GrowingPool pool(4, 0);
   EXPECT_EQ(pool.threads(), 0u);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -30,7 +31,7 @@ TEST(GrowingPool, StartsWithNoThreadAndGrowsOnlyWhileAllAreBusy) {
 }
 
 TEST(GrowingPool, AnIdleThreadIsReusedNotDoubled) {
-  GrowingPool pool(4);
+  GrowingPool pool(4, 0);
   for (int i = 0; i < 20; ++i) {
     std::promise<void> done;
     pool.enqueue([&done] { done.set_value(); });
@@ -43,7 +44,7 @@ TEST(GrowingPool, AnIdleThreadIsReusedNotDoubled) {
 }
 
 TEST(GrowingPool, BeyondItsBoundTasksWaitAndAllRunBeforeShutdownReturns) {
-  GrowingPool pool(2);
+  GrowingPool pool(2, 0);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> ran = 0;
@@ -57,6 +58,32 @@ TEST(GrowingPool, BeyondItsBoundTasksWaitAndAllRunBeforeShutdownReturns) {
   release.set_value();
   pool.shutdown();
   EXPECT_EQ(ran.load(), 6);
+}
+
+TEST(GrowingPool, StartedThreadsServeWithoutNewOnes) {
+  GrowingPool pool(8, 3);
+  EXPECT_EQ(pool.threads(), 3u);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> running = 0;
+  for (int i = 0; i < 3; ++i) {
+    pool.enqueue([&, released] {
+      ++running;
+      released.wait();
+    });
+  }
+  while (running.load() < 3) std::this_thread::yield();
+  EXPECT_EQ(pool.threads(), 3u);  // the three started threads took them
+  pool.enqueue([released] { released.wait(); });
+  EXPECT_EQ(pool.threads(), 4u);  // all busy: one more
+  release.set_value();
+  pool.shutdown();
+}
+
+TEST(GrowingPool, StartsNoMoreThanItsBound) {
+  GrowingPool pool(2, 16);
+  EXPECT_EQ(pool.threads(), 2u);
+  pool.shutdown();
 }
 
 }  // namespace
