@@ -105,9 +105,8 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Checking (transfers, hashing, fsync) must never compete with the children serving requests:
-  // 10 below the master (a master started at nice -10 gets a helper at 0, not 10).
-  (void)!::nice(10);
+  // At the master's priority: a check is prompt under load. A large transfer lowers it for its
+  // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   CheckRequest request = fixed_;
   std::string buffer;
   while (std::optional<std::string> changes = read_frame(request_fd, buffer)) {

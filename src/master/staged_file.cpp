@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "util/paths.hpp"
+#include "util/priority.hpp"
 
 namespace molt::internal {
 
@@ -301,6 +302,10 @@ bool StagedFile::write_block() {
     data += n;
     size -= static_cast<std::size_t>(n);
     written_ += static_cast<std::uint64_t>(n);
+  }
+  if (!yielded_ && written_ >= kYieldAfter) {
+    lower_priority(kBulkNice);
+    yielded_ = true;
   }
   if (!flusher_ && written_ >= Flusher::kSyncEvery) {
     flusher_ = std::make_unique<Flusher>(sys_, fd_);  // a file that small needs no thread

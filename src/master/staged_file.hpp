@@ -24,8 +24,18 @@ class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
 // finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
 // or fsync may be reported by a later write() or by finish().
 // The file is removed on destruction unless release() was called.
+//
+// Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) by
+// kBulkNice levels, for good. A check runs at the master's priority until then, so that a
+// build of usual size is verified and started promptly even while the serving children
+// saturate the CPU (a nice-10 helper needed 0.2-1.1 s there for a 2.3 MiB build, 20 ms idle);
+// the bulk of a large artifact, hashed and written at full speed, would take that CPU from them
+// for as long as it lasts. bench/RESULTS.md measures both sides.
 class StagedFile final : public Sink {
  public:
+  static constexpr std::uint64_t kYieldAfter = 16 << 20;
+  static constexpr int kBulkNice = 10;
+
   StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size);
   ~StagedFile() override;
   StagedFile(const StagedFile&) = delete;
@@ -62,6 +72,7 @@ class StagedFile final : public Sink {
   sig::Digest digest_{};
   std::string error_;
   bool released_ = false;
+  bool yielded_ = false;  // lower_priority() done
 };
 
 // Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX"), but

@@ -26,7 +26,7 @@ def hello_build(name):
 
 
 # Timeouts here only bound a test that is failing; they never measure speed. Sanitizer builds
-# on a loaded 2-core CI machine run checks (at nice 10) several times slower, so the build
+# on a loaded 2-core CI machine run checks several times slower, so the build
 # scales them: MOLT_TEST_PATIENCE is set by tests/CMakeLists.txt.
 PATIENCE = float(os.environ.get("MOLT_TEST_PATIENCE", "1"))
 
