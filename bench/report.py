@@ -168,6 +168,17 @@ def section_load(md, ul, targets, plot_dir, rel):
         cfg["_p99_ratio"] = c.median(p99_ratios)
         cfg["_typical_max"] = typical
     md.append("")
+    if os.path.exists(BASELINE):
+        with open(BASELINE) as f:
+            base = json.load(f)["configs"]
+        md.append("**Before** (commit 993b354: the check helper at nice 10 throughout, no "
+                  "connection thread started before READY; `bench/baseline/`, one run): %s.\n" % (
+                      "; ".join("%s window p99 %s ms / steady p99 %s ms = %sx, drain phase p99 "
+                                "%s ms" % (
+                                    n, fmt(r["windows"]["p99_ms"], 2), fmt(r["steady"]["p99_ms"], 2),
+                                    fmt(r["windows"]["p99_ms"] / r["steady"]["p99_ms"], 2),
+                                    fmt(r["phases"]["drain"]["p99_ms"], 2))
+                                for n, v in base.items() for r in v["runs"][:1])))
     # keep-alive migration and child start
     md.append("molt, per upgrade: how keep-alive connections leave the old child once its drain "
               "begins (worst connection, worst upgrade, over all runs), and the new child's own "
@@ -956,6 +967,20 @@ def section_throughput(md, tp, targets):
                 fmt(med(runs, "cpu_us_per_request"), 1), sum(r["failed"] for r in runs),
                 " ".join(fmt(r["rps"], 0) for r in runs)))
     md.append("")
+    base_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline",
+                             "throughput-f1419a6.json")
+    if os.path.exists(base_path):
+        with open(base_path) as f:
+            base = json.load(f)
+        md.append("**Before** issue 15's changes to `molt::HttpServer` (the same script, as "
+                  "RESULTS.md at commit %s printed it; `bench/baseline/`): %s.\n" % (
+                      base["commit"], "; ".join(
+                          "%s %s req/s (%sx plain cpp-httplib, %sx Go, %s µs of CPU per request)"
+                          % (kind_title, fmt(base["molt"][kind]["rps"], 0),
+                             fmt(base["molt"][kind]["vs_httplib"], 2),
+                             fmt(base["molt"][kind]["vs_go"], 2),
+                             fmt(base["molt"][kind]["cpu_us_per_request"], 1))
+                          for kind, kind_title in THROUGHPUT_KINDS if kind in base["molt"])))
     for kind, kind_title in THROUGHPUT_KINDS:
         if rps["molt", kind] and rps["httplib", kind] and rps["go", kind]:
             vs_plain = rps["molt", kind] / rps["httplib", kind]
