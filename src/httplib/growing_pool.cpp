@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <system_error>
 #include <utility>
 
 namespace molt::internal {
@@ -26,11 +27,22 @@ void GrowingPool::enqueue(std::function<void()> task) {
 // Creates the thread with the lock released: a clone and its stack mapping take a while, and
 // every thread of the pool would wait for the lock meanwhile (measured: the first burst of
 // connections to a new child finished 0.6 ms later per thread created).
+// A thread that cannot be created (RLIMIT_NPROC, memory) leaves its task to the threads there
+// are: the connection waits for one rather than the server failing.
 void GrowingPool::spawn(std::unique_lock<std::mutex>& lock, bool warm) {
   ++starting_;
   ++spawned_;
   lock.unlock();
-  std::thread thread(&GrowingPool::work, this, warm);
+  std::thread thread;
+  try {
+    thread = std::thread(&GrowingPool::work, this, warm);
+  } catch (const std::system_error&) {
+    lock.lock();
+    --starting_;
+    --spawned_;
+    wake_.notify_one();
+    return;
+  }
   lock.lock();
   threads_.push_back(std::move(thread));
 }

@@ -28,7 +28,8 @@ class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
 // Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) by
 // kBulkNice levels, for good. A check runs at the master's priority until then, so that a
 // build of usual size is verified and started promptly even while the serving children
-// saturate the CPU (a nice-10 helper needed 0.2-1.1 s there for a 2.3 MiB build, 20 ms idle);
+// saturate the CPU (a nice-10 helper took a median 283 ms there to verify a 2.3 MiB build that
+// takes it under 20 ms idle);
 // the bulk of a large artifact, hashed and written at full speed, would take that CPU from them
 // for as long as it lasts. bench/RESULTS.md measures both sides.
 class StagedFile final : public Sink {
