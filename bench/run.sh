@@ -137,8 +137,9 @@ has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.
 has footprint && { say "== 2. master footprint"; python3 "$HERE/master_footprint.py"; }
 has transfer && { say "== 3. transfer"; bash "$HERE/transfer.sh"; }
 has latency && { say "== 4. upgrade latency"; python3 "$HERE/upgrade_latency.py"; }
-has fleet && { say "== 6. a fleet on one source"; python3 "$HERE/fleet.py"; }
 has throughput && { say "== 7. throughput"; python3 "$HERE/throughput.py"; }
+# Last: 500 masters and their children leave the machine loaded for minutes after they stop.
+has fleet && { say "== 6. a fleet on one source"; python3 "$HERE/fleet.py"; }
 has soak && { say "== 5. soak"; python3 "$HERE/soak.py" "$RESULTS"; }
 END=$(date +%s)
 python3 - <<EOF
