@@ -12,22 +12,35 @@
 namespace molt::internal {
 namespace {
 
+// Tasks that each hold their thread until release().
+class Blockers {
+ public:
+  void add(GrowingPool& pool, int count) {
+    for (int i = 0; i < count; ++i) {
+      pool.enqueue([this, released = released_] {
+        ++started_;
+        released.wait();
+      });
+    }
+  }
+  void release() { release_.set_value(); }
+  int started() const { return started_.load(); }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<int> started_ = 0;
+};
+
 TEST(GrowingPool, StartsWithNoThreadAndGrowsOnlyWhileAllAreBusy) {
   GrowingPool pool(4, 0);
   EXPECT_EQ(pool.threads(), 0u);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> running = 0;
-  for (int i = 0; i < 3; ++i) {
-    pool.enqueue([&, released] {
-      ++running;
-      released.wait();
-    });
-  }
+  Blockers blockers;
+  blockers.add(pool, 3);
   EXPECT_EQ(pool.threads(), 3u);  // each task found every thread busy
-  release.set_value();
+  blockers.release();
   pool.shutdown();
-  EXPECT_EQ(running.load(), 3);
+  EXPECT_EQ(blockers.started(), 3);
 }
 
 TEST(GrowingPool, AnIdleThreadIsReusedNotDoubled) {
@@ -45,38 +58,24 @@ TEST(GrowingPool, AnIdleThreadIsReusedNotDoubled) {
 
 TEST(GrowingPool, BeyondItsBoundTasksWaitAndAllRunBeforeShutdownReturns) {
   GrowingPool pool(2, 0);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> ran = 0;
-  for (int i = 0; i < 6; ++i) {
-    pool.enqueue([&, released] {
-      released.wait();
-      ++ran;
-    });
-  }
+  Blockers blockers;
+  blockers.add(pool, 6);
   EXPECT_EQ(pool.threads(), 2u);
-  release.set_value();
+  blockers.release();
   pool.shutdown();
-  EXPECT_EQ(ran.load(), 6);
+  EXPECT_EQ(blockers.started(), 6);
 }
 
 TEST(GrowingPool, StartedThreadsServeWithoutNewOnes) {
   GrowingPool pool(8, 3);
   EXPECT_EQ(pool.threads(), 3u);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> running = 0;
-  for (int i = 0; i < 3; ++i) {
-    pool.enqueue([&, released] {
-      ++running;
-      released.wait();
-    });
-  }
-  while (running.load() < 3) std::this_thread::yield();
+  Blockers blockers;
+  blockers.add(pool, 3);
+  while (blockers.started() < 3) std::this_thread::yield();
   EXPECT_EQ(pool.threads(), 3u);  // the three started threads took them
-  pool.enqueue([released] { released.wait(); });
+  blockers.add(pool, 1);
   EXPECT_EQ(pool.threads(), 4u);  // all busy: one more
-  release.set_value();
+  blockers.release();
   pool.shutdown();
 }
 
