@@ -686,18 +686,24 @@ def why(ul, fp, tr, lat, targets):
                     n, fmt(med(runs, "phases", "check", "median_duration_ms"), 0),
                     fmt(c.median([x for r in v["runs"] for x in r.get("child_start_ms", [])]), 0)))
         idle = (lat or {}).get("modes", {}).get("file", {}).get("median", {})
+        go_starts = [x for n, v in cf.items() if v["server"] == "molt-run-go"
+                     for r in v["runs"] for x in r.get("child_start_ms", [])]
         out.append(
             "**Publish to answer under load.** Idle, a file drop answers after %s ms (%s ms to "
             "a verified build, %s ms of the child's own start). Under the saturating load the "
             "phases stretch (medians: %s). The check is at the master's priority now; what "
-            "remains is mostly the new child's own start. Linux shares the CPU per thread: the "
+            "remains is mostly the new child's own start: the hello child loads 12 shared "
+            "libraries (Debian's cpp-httplib brings OpenSSL, zlib and brotli with it) and "
+            "relocates them, where the statically linked Go server under `molt run` started in "
+            "%s ms (median) under the same load. Linux shares the CPU per thread: the "
             "new child's one starting thread competes with the serving child's busy threads and "
             "the client, and gets a small share of the 2 cores. molt cannot give it more "
             "without privileges (an unprivileged process can lower a nice value, never raise "
             "it); a cgroup per child with a `cpu.weight`, where a cgroup subtree is delegated to "
             "molt, would let the new child compete as a whole: not done.\n" % (
                 fmt(idle.get("latency_ms"), 0), fmt(idle.get("to_verified_ms"), 0),
-                fmt(idle.get("child_start_ms"), 0), "; ".join(parts)))
+                fmt(idle.get("child_start_ms"), 0), "; ".join(parts),
+                fmt(c.median(go_starts), 0) if go_starts else "?"))
     if any(n.startswith("keep-alive clients") for n in missed):
         out.append(
             "**Keep-alive migration.** Some connection got more than one answer from the old "
