@@ -105,6 +105,8 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Told apart from the master in ps and top, whose name it would otherwise carry.
+  ::prctl(PR_SET_NAME, "molt-check");
   // At the master's priority: a check is prompt under load. A large transfer lowers it for its
   // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   CheckRequest request = fixed_;

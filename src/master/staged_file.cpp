@@ -71,51 +71,53 @@ class Worker {
 // The blocks of a StagedFile, and the thread that hashes them, so that hashing overlaps the
 // download and the write instead of following them. The caller fills a block, hands it to
 // hash() and then writes it out while the thread hashes it: both only read it, and it comes
-// back from acquire() (to the caller, once it is hashed) only after that write. Without a thread
-// (std::thread could not start one) hash() hashes in the caller.
+// back from acquire() (to the caller, once it is hashed) only after that write.
+// The first kInlineBytes are hashed in the caller, in one small block used over and over: for
+// a build of usual size, a thread (its stack and malloc arena) and four fresh 1 MiB blocks cost
+// the check more CPU than the overlap saves, most of it in page faults (bench/RESULTS.md,
+// "check helper"). Without a thread (std::thread could not start one) everything is hashed in
+// the caller.
 class BlockHasher {
  public:
   static constexpr std::size_t kBlockSize = 1 << 20;
   static constexpr std::size_t kBlocks = 4;
+  static constexpr std::size_t kInlineBlockSize = 64 << 10;
+  static constexpr std::uint64_t kInlineBytes = StagedFile::kHashThreadAfter;
 
-  BlockHasher() {
-    worker_.start([this] { return !queue_.empty(); },
-                  [this](std::unique_lock<std::mutex>& lock) {
-                    auto [block, size] = queue_.front();
-                    queue_.pop_front();
-                    hashing_ = true;
-                    lock.unlock();
-                    hasher_.update(block, size);
-                    lock.lock();
-                    hashing_ = false;
-                    free_.push_back(block);
-                  });
-  }
+  struct Block {
+    char* data;
+    std::size_t capacity;
+  };
 
+  BlockHasher() = default;
   ~BlockHasher() { worker_.stop(); }
 
   BlockHasher(const BlockHasher&) = delete;
   BlockHasher& operator=(const BlockHasher&) = delete;
 
-  // A block of kBlockSize bytes to fill; waits while every block is queued or being hashed.
-  char* acquire() {
+  // A block to fill; waits while every block is queued or being hashed.
+  Block acquire() {
+    if (!worker_.running()) {
+      if (!inline_block_) inline_block_ = std::make_unique_for_overwrite<char[]>(kInlineBlockSize);
+      return {inline_block_.get(), kInlineBlockSize};
+    }
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return !free_.empty() || allocated_ < kBlocks; });
     if (free_.empty()) {
-      blocks_[allocated_] = std::make_unique<char[]>(kBlockSize);
-      return blocks_[allocated_++].get();
+      blocks_[allocated_] = std::make_unique_for_overwrite<char[]>(kBlockSize);
+      return {blocks_[allocated_++].get(), kBlockSize};
     }
     char* block = free_.back();
     free_.pop_back();
-    return block;
+    return {block, kBlockSize};
   }
 
   // Hashes the first `size` bytes of a block from acquire(), which then becomes free again.
   void hash(char* block, std::size_t size) {
     if (!worker_.running()) {
       hasher_.update(block, size);
-      std::lock_guard lock(mutex_);
-      free_.push_back(block);
+      given_ += size;
+      if (given_ >= kInlineBytes && !thread_tried_) start_thread();
       return;
     }
     {
@@ -142,13 +144,31 @@ class BlockHasher {
   }
 
  private:
+  void start_thread() {
+    thread_tried_ = true;
+    worker_.start([this] { return !queue_.empty(); },
+                  [this](std::unique_lock<std::mutex>& lock) {
+                    auto [block, size] = queue_.front();
+                    queue_.pop_front();
+                    hashing_ = true;
+                    lock.unlock();
+                    hasher_.update(block, size);
+                    lock.lock();
+                    hashing_ = false;
+                    free_.push_back(block);
+                  });
+  }
+
   sig::Hasher hasher_;  // the thread's while it hashes, the caller's when nothing is queued
+  std::unique_ptr<char[]> inline_block_;
   std::unique_ptr<char[]> blocks_[kBlocks];
   std::size_t allocated_ = 0;
   std::vector<char*> free_;
   std::deque<std::pair<char*, std::size_t>> queue_;
   bool hashing_ = false;
-  Worker worker_;  // started in the constructor body, once every member is constructed
+  std::uint64_t given_ = 0;    // bytes hashed inline
+  bool thread_tried_ = false;  // start_thread() was called, whether or not a thread started
+  Worker worker_;
   std::mutex& mutex_ = worker_.mutex;
   std::condition_variable& wake_ = worker_.wake;  // a block is queued
   std::condition_variable& done_ = worker_.done;  // a block is hashed and free
@@ -272,18 +292,20 @@ bool StagedFile::write(const char* data, std::size_t size) {
   }
   size_ += size;
   // libcurl calls with at most 16 KiB (CURL_MAX_WRITE_SIZE) whatever its buffer size: gather
-  // them into blocks, so that there is one write(2) and one hand-over per 1 MiB.
+  // them into blocks, so that there is one write(2) and one hand-over per block.
   while (size > 0) {
     if (!block_) {
       if (!hasher_) hasher_ = std::make_unique<BlockHasher>();
-      block_ = hasher_->acquire();
+      auto [data, capacity] = hasher_->acquire();
+      block_ = data;
+      block_capacity_ = capacity;
     }
-    std::size_t n = std::min(size, BlockHasher::kBlockSize - block_used_);
+    std::size_t n = std::min(size, block_capacity_ - block_used_);
     std::memcpy(block_ + block_used_, data, n);
     block_used_ += n;
     data += n;
     size -= n;
-    if (block_used_ == BlockHasher::kBlockSize && !write_block()) return false;
+    if (block_used_ == block_capacity_ && !write_block()) return false;
   }
   return true;
 }

@@ -1,7 +1,8 @@
 // The temp file a download goes into, beside the binary, hashed in the same pass:
 //
-//   <dir>/.<name>.molt-XXXXXX, written in 1 MiB blocks (each hashed on a second thread while it
-//   is written; a third fsyncs it every 32 MiB), then fchmod 0755 and fsync by finish().
+//   <dir>/.<name>.molt-XXXXXX, written in blocks of 64 KiB, hashed in the same thread; past
+//   8 MiB in blocks of 1 MiB, each hashed on a second thread while it is written; past 32 MiB a
+//   third fsyncs it every 32 MiB. Then fchmod 0755 and fsync by finish().
 #pragma once
 
 #include <cstdint>
@@ -14,16 +15,17 @@
 
 namespace molt::internal {
 
-class BlockHasher;  // the blocks, and the thread that hashes them (swap.cpp)
-class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
+class BlockHasher;  // the blocks, and the thread that hashes them (staged_file.cpp)
+class Flusher;      // the thread that fsyncs the file as it grows (staged_file.cpp)
 
 // A temp file beside the binary that receives a download and hashes it in the same pass.
-// The hashing runs on a second thread and, past 32 MiB, fsyncs along the way on a third (so
-// Sys::fsync is called from it); write() starts them, finish() or the destructor joins them:
+// Past kHashThreadAfter bytes the hashing runs on a second thread and, past 32 MiB, fsyncs
+// along the way on a third (so Sys::fsync is called from it); write() starts them, finish() or
+// the destructor joins them:
 // use a StagedFile only where threads are allowed (the check helper, never the master), and
-// finish() it before forking. Bytes reach the file in blocks of 1 MiB, so a failing write(2)
-// or fsync may be reported by a later write() or by finish().
-// The file is removed on destruction unless release() was called.
+// finish() it before forking. Bytes reach the file in blocks (64 KiB, then 1 MiB), so a failing
+// write(2) or fsync may be reported by a later write() or by finish(). The file is removed on
+// destruction unless release() was called.
 //
 // Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) by
 // kBulkNice levels, for good. A check runs at the master's priority until then, so that a
@@ -34,6 +36,7 @@ class Flusher;      // the thread that fsyncs the file as it grows (swap.cpp)
 // for as long as it lasts. bench/RESULTS.md measures both sides.
 class StagedFile final : public Sink {
  public:
+  static constexpr std::uint64_t kHashThreadAfter = 8 << 20;
   static constexpr std::uint64_t kYieldAfter = 16 << 20;
   static constexpr int kBulkNice = 10;
 
@@ -69,6 +72,7 @@ class StagedFile final : public Sink {
   std::unique_ptr<BlockHasher> hasher_;
   std::unique_ptr<Flusher> flusher_;
   char* block_ = nullptr;  // the block being filled, from hasher_
+  std::size_t block_capacity_ = 0;
   std::size_t block_used_ = 0;
   sig::Digest digest_{};
   std::string error_;

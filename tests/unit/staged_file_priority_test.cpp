@@ -56,7 +56,8 @@ int stage_and_watch_priority(const std::string& bin) {
   if (!staged.open()) return 1;
   std::string block(1 << 20, 'x');
   std::uint64_t written = 0;
-  while (written + block.size() < StagedFile::kYieldAfter / 2) {
+  static_assert(StagedFile::kHashThreadAfter + (4 << 20) <= StagedFile::kYieldAfter);
+  while (written + block.size() < (StagedFile::kHashThreadAfter + StagedFile::kYieldAfter) / 2) {
     if (!staged.write(block.data(), block.size())) return 2;
     written += block.size();
   }

@@ -20,6 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::size_t thread_count() {
+  auto tasks = fs::directory_iterator("/proc/self/task");
+  return static_cast<std::size_t>(std::distance(fs::begin(tasks), fs::end(tasks)));
+}
+
 // Passes every call to the real one, except fsync, which fails with EIO; safe to call from the
 // StagedFile's own threads.
 class FailingFsyncSys final : public Sys {
@@ -168,16 +173,17 @@ TEST_F(SwapTest, DigestIsBlake2bOfWhatWasWritten) {
 }
 
 TEST_F(SwapTest, ManyChunksHashInOrderAcrossAReset) {
-  // More than the hashing thread lets wait (4 MiB), in chunks of a size libcurl gives.
-  std::string artifact(9 << 20, '\0');
+  // Past the bytes hashed inline, and then more than the hashing thread lets wait (4 MiB), in
+  // chunks of a size libcurl gives; reset while the thread may still hold some.
+  std::string artifact(StagedFile::kHashThreadAfter + (9 << 20), '\0');
   for (std::size_t i = 0; i < artifact.size(); ++i) artifact[i] = static_cast<char>(i * 131 >> 7);
   const std::size_t chunk = 512 * 1024 + 7;
   StagedFile staged(real_sys(), bin_, 64 << 20);
   ASSERT_TRUE(staged.open());
-  for (std::size_t off = 0; off < 3 * chunk; off += chunk) {
+  for (std::size_t off = 0; off < StagedFile::kHashThreadAfter + 3 * chunk; off += chunk) {
     ASSERT_TRUE(staged.write(artifact.data() + off, chunk));
   }
-  ASSERT_TRUE(staged.reset());  // while chunks may still wait to be hashed
+  ASSERT_TRUE(staged.reset());
   for (std::size_t off = 0; off < artifact.size(); off += chunk) {
     ASSERT_TRUE(staged.write(artifact.data() + off, std::min(chunk, artifact.size() - off)));
   }
@@ -187,6 +193,30 @@ TEST_F(SwapTest, ManyChunksHashInOrderAcrossAReset) {
   EXPECT_EQ(staged.digest(), hasher.finish());
   EXPECT_EQ(staged.size(), artifact.size());
   EXPECT_EQ(read(staged.path()), artifact);
+}
+
+// A build of usual size costs the check helper no thread; past kHashThreadAfter one thread
+// hashes while the caller writes. The digest is the same either way.
+TEST_F(SwapTest, AUsualBuildIsHashedWithoutAThread) {
+  const std::size_t small = (3 << 20) + 11;
+  const std::size_t large = StagedFile::kHashThreadAfter + (5 << 20) + 11;
+  for (std::size_t size : {small, large}) {
+    std::string artifact(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) artifact[i] = static_cast<char>(i * 7 + (i >> 20));
+    const std::size_t threads_before = thread_count();
+    StagedFile staged(real_sys(), bin_, 64 << 20);
+    ASSERT_TRUE(staged.open());
+    for (std::size_t off = 0; off < size; off += 16 * 1024) {
+      ASSERT_TRUE(
+          staged.write(artifact.data() + off, std::min<std::size_t>(16 * 1024, size - off)));
+    }
+    EXPECT_EQ(thread_count(), threads_before + (size == large ? 1 : 0)) << size;
+    ASSERT_TRUE(staged.finish());
+    EXPECT_EQ(thread_count(), threads_before) << size;
+    sig::Hasher hasher;
+    hasher.update(artifact.data(), artifact.size());
+    EXPECT_EQ(staged.digest(), hasher.finish()) << size;
+  }
 }
 
 TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
@@ -199,14 +229,14 @@ TEST_F(SwapTest, WriteFailingMidTransferGivesOneErrorAndLeavesNoTempFile) {
   }
   const std::string chunk(16 * 1024 + 5, 'n');  // as libcurl gives them, at most 16 KiB
   {
-    FaultySys faulty(opened + 3, ENOSPC);  // the third write(2), of the third 1 MiB block
+    FaultySys faulty(opened + 3, ENOSPC);  // the third write(2), of the third 64 KiB block
     StagedFile staged(faulty, bin_, 64 << 20);
     ASSERT_TRUE(staged.open());
     std::size_t accepted = 0;
     while (accepted < (8 << 20) && staged.write(chunk.data(), chunk.size())) {
       accepted += chunk.size();
     }
-    EXPECT_EQ(accepted / (1 << 20), 2);
+    EXPECT_EQ(accepted / (64 << 10), 2);
     EXPECT_EQ(faulty.failed_call(), "write");
     EXPECT_EQ(staged.error(), "write " + staged.path() + ": No space left on device");
   }
