@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "minisign/signature_internal.hpp"
 #include "util/fd.hpp"
 #include "util/framing.hpp"
 #include "util/sys.hpp"
@@ -79,6 +80,12 @@ std::string CheckHelper::start(const CheckRequest& request,
   return std::string("check helper: write: ") + std::strerror(errno);
 }
 
+void CheckHelper::prepare(const std::vector<int>& close_in_helper) {
+  if (!std::exchange(replace_ahead_, false) || pid_ >= 0) return;
+  close_pipes();
+  (void)fork_helper(close_in_helper);  // on failure start() tries again and reports it
+}
+
 std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper) {
   Pipe requests = Pipe::open();
   if (!requests.read) return std::string("pipe: ") + std::strerror(errno);
@@ -107,6 +114,7 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Told apart from the master in ps and top, whose name it would otherwise carry.
   ::prctl(PR_SET_NAME, "molt-check");
+  sig::detail::load_crypto_ahead();
   // At the master's priority: a check is prompt under load. A large transfer lowers it for its
   // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   CheckRequest request = fixed_;
@@ -143,9 +151,11 @@ CheckHelper::Answer CheckHelper::read() {
     checking_ = false;
     std::optional<CheckOutcome> outcome = decode_outcome(*payload);
     if (!outcome || helper_retires_after(*outcome)) {
-      // It exits on its own (the master reaps it as any child); the next check forks anew.
+      // It exits on its own (the master reaps it as any child); prepare() or the next check
+      // forks anew.
       close_pipes();
       pid_ = -1;
+      replace_ahead_ = outcome && outcome->downloaded;
     }
     return {.complete = true, .outcome = std::move(outcome)};
   }

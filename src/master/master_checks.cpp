@@ -67,6 +67,8 @@ void Master::maybe_check(TimePoint now) {
     return;
   }
   if (!checker_ || checker_->checking() || supervisor_.busy() || hold_) return;
+  // Once the upgrade is over, not during it: the helper's start takes CPU from the children.
+  if (supervisor_.settled()) checker_->prepare(own_fds());
   if (schedule_.take_due(now)) start_check(now);
 }
 

@@ -89,6 +89,8 @@ class Supervisor {
   std::optional<TimePoint> next_deadline() const;
   // No new build may be staged while a candidate is starting or the service is stopping.
   bool busy() const { return candidate_ || pending_ != Pending::kNone || stopping_; }
+  // Not busy, and no old child draining: the last upgrade or restart is over.
+  bool settled() const { return !busy() && draining_.empty(); }
   bool stopping() const { return stopping_; }
   std::optional<pid_t> current_pid() const;
   const std::string& current_build_id() const;

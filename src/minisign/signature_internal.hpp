@@ -48,4 +48,8 @@ bool ed25519_verify(const std::array<std::uint8_t, 32>& key, const void* message
 // The public key a seed makes; nullopt only when OpenSSL fails (or cannot be loaded).
 std::optional<std::array<std::uint8_t, 32>> ed25519_public_key(const std::uint8_t* seed);
 
+// Loads libcrypto and makes OpenSSL fetch BLAKE2b-512 and Ed25519 now, the first use's cost
+// (about 4 ms of CPU: the load, the providers' tables), so that a later check does not pay it.
+void load_crypto_ahead();
+
 }  // namespace molt::sig::detail

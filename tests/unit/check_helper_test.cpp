@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <molt/build_id.hpp>
 
 #include "fetchers/file.hpp"
@@ -92,6 +94,47 @@ TEST_F(CheckHelperTest, ExitsAfterATransferAndTheNextCheckForksAnew) {
   ASSERT_TRUE(next.outcome);
   EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
   EXPECT_NE(helper_->pid(), first);
+}
+
+bool maps_libcrypto(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libcrypto.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(CheckHelperTest, AfterATransferTheNextHelperIsForkedAheadWithLibcryptoLoaded) {
+  ASSERT_FALSE(maps_libcrypto(::getpid()));  // else the test below could not fail
+  helper_->prepare({});
+  EXPECT_EQ(helper_->pid(), -1);  // no helper retired: nothing to fork ahead
+
+  fs::copy_file("/proc/self/exe", dir_ / "drop" / "app");
+  CheckHelper::Answer staged = check();
+  ASSERT_TRUE(staged.outcome);
+  ASSERT_EQ(staged.outcome->kind, CheckOutcome::Kind::kStaged) << staged.outcome->message;
+  ASSERT_EQ(::waitpid(started_pid_, nullptr, 0), started_pid_);  // it retired
+
+  helper_->prepare({});
+  const pid_t ahead = helper_->pid();
+  ASSERT_GT(ahead, 0);
+  // No message says the load is done: look until it shows, as a user would in /proc.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!maps_libcrypto(ahead) && std::chrono::steady_clock::now() < deadline) {
+    ::poll(nullptr, 0, 5);
+  }
+  EXPECT_TRUE(maps_libcrypto(ahead)) << "before any request";
+  helper_->prepare({});
+  EXPECT_EQ(helper_->pid(), ahead);  // once per retirement
+
+  std::string error;
+  CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
+                       .artifact_seen = staged.outcome->artifact};
+  CheckHelper::Answer next = check(request);
+  ASSERT_TRUE(next.outcome);
+  EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
+  EXPECT_EQ(started_pid_, ahead);
 }
 
 TEST_F(CheckHelperTest, AHelperThatDiedBetweenChecksIsReplaced) {
