@@ -293,6 +293,14 @@ class Molt:
         self.build_id = build_id
         return t
 
+    def check_cpu_seconds(self):
+        """The master's molt_check_cpu_seconds_total: the CPU of every check helper that has
+        exited (one per transfer), read through `molt status` (always current)."""
+        text = subprocess.run([MOLT, "status", self.bin, "--format", "prometheus"],
+                              capture_output=True, text=True).stdout
+        m = re.search(r"^molt_check_cpu_seconds_total (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -523,18 +523,23 @@ def section_latency(md, lat, targets):
         "to `started child` (from the staged file), then the child's own start (`started` to "
         "`is ready`; the rename into place follows READY=1). "
         "**molt's overhead** = latency minus the child's own start. Medians over **%d upgrades** "
-        "per mode (alternating v1/v2, at a random phase).\n" % lat["runs"])
+        "per mode (alternating v1/v2, at a random phase). **Check helper CPU**: the master's "
+        "`molt_check_cpu_seconds_total` at the end over the upgrades (user and system time of "
+        "the helpers, each exiting after its transfer, polls before it included; the libcrypto load of a helper forked "
+        "ahead is in it).\n" % lat["runs"])
     md.append("| mode | latency ms (median) | latency ms (max) | publish to verified | verified "
-              "to started | child start | ready to first answer | molt overhead (median) |")
-    md.append("|---|---|---|---|---|---|---|---|")
+              "to started | child start | ready to first answer | molt overhead (median) | "
+              "check helper CPU ms per upgrade |")
+    md.append("|---|---|---|---|---|---|---|---|---|")
     names = {"file": "file drop (inotify)", "http-1s": "HTTP, 1 s interval",
              "http-sighup": "HTTP + SIGHUP"}
     for mode, r in lat["modes"].items():
         m = r["median"]
-        md.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        md.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             names.get(mode, mode), fmt(m["latency_ms"]), fmt(r["max_latency_ms"]),
             fmt(m["to_verified_ms"]), fmt(m["verified_to_started_ms"]),
-            fmt(m["child_start_ms"]), fmt(m["ready_to_answer_ms"]), fmt(m["molt_overhead_ms"])))
+            fmt(m["child_start_ms"]), fmt(m["ready_to_answer_ms"]), fmt(m["molt_overhead_ms"]),
+            fmt(r.get("check_cpu_ms_per_upgrade"))))
     md.append("")
     f = lat["modes"].get("file")
     if f:

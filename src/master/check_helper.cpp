@@ -154,7 +154,7 @@ CheckHelper::Answer CheckHelper::read() {
       // It exits on its own (the master reaps it as any child); prepare() or the next check
       // forks anew.
       close_pipes();
-      pid_ = -1;
+      retired_ = std::exchange(pid_, -1);
       replace_ahead_ = outcome && outcome->downloaded;
     }
     return {.complete = true, .outcome = std::move(outcome)};
@@ -163,6 +163,12 @@ CheckHelper::Answer CheckHelper::read() {
   checking_ = false;  // the helper died mid-check
   close_pipes();
   return {.complete = true};
+}
+
+bool CheckHelper::reaped_retired(pid_t pid) {
+  if (pid != retired_ || pid < 0) return false;
+  retired_ = -1;
+  return true;
 }
 
 bool CheckHelper::reaped(pid_t pid) {

@@ -60,6 +60,8 @@ class CheckHelper {
 
   // The master reaped `pid`; true when it was the helper.
   bool reaped(pid_t pid);
+  // The master reaped `pid`; true when it was a helper that had retired (after its answer).
+  bool reaped_retired(pid_t pid);
   pid_t pid() const { return pid_; }
 
  private:
@@ -71,8 +73,9 @@ class CheckHelper {
   Fetcher& fetcher_;
   CheckRequest fixed_;
   pid_t pid_ = -1;
-  Fd request_fd_;  // the master writes requests here
-  Fd answer_fd_;   // and reads answers here
+  pid_t retired_ = -1;  // a helper that answered and exits on its own, until it is reaped
+  Fd request_fd_;       // the master writes requests here
+  Fd answer_fd_;        // and reads answers here
   bool checking_ = false;
   bool replace_ahead_ = false;  // the helper retired after a transfer: prepare() forks the next
   std::string answer_;

@@ -1,5 +1,6 @@
 // The master's children: starting one, hearing what it says on its notify socket, and reaping it.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,16 @@
 #include "util/log.hpp"
 
 namespace molt::internal {
+namespace {
+
+std::uint64_t cpu_microseconds(const rusage& usage) {
+  auto us = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(t.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+}  // namespace
 
 void Master::reap() {
   for (;;) {
@@ -31,7 +42,8 @@ void Master::reap() {
     std::optional<pid_t> probed = child_probed_by(pid);
     if (probed) ::kill(-pid, SIGKILL);  // what a readiness command left behind
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) != pid) return;
+    rusage usage{};
+    if (::wait4(pid, &status, WNOHANG, &usage) != pid) return;
     if (probed) {
       if (children_.at(*probed).probe->exited(status, Clock::now())) {
         probe_passed(*probed, Clock::now());
@@ -42,7 +54,14 @@ void Master::reap() {
       probe_exited(status);
       continue;
     }
+    if (checker_ && checker_->reaped_retired(pid)) {
+      metrics_.check_cpu_us += cpu_microseconds(usage);  // what checking costs
+      write_metrics(true);
+      continue;
+    }
     if (checker_ && checker_->reaped(pid)) {
+      metrics_.check_cpu_us += cpu_microseconds(usage);
+      write_metrics(true);
       read_check();  // its last answer, if it exited after a transfer
       // A helper killed mid-download leaves its temp file: nothing else owns it.
       remove_staged_leftovers_except_held();

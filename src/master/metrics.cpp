@@ -65,6 +65,11 @@ std::string prometheus_text(const Metrics& m) {
   out += "molt_child_restarts_total " + std::to_string(m.child_restarts) + "\n";
   family(out, "molt_download_bytes_total", "counter", "Artifact bytes downloaded.");
   out += "molt_download_bytes_total " + std::to_string(m.download_bytes) + "\n";
+  family(out, "molt_check_cpu_seconds_total", "counter",
+         "CPU time (user and system) of the check helpers that exited.");
+  char cpu[32];
+  std::snprintf(cpu, sizeof cpu, "%.6f", static_cast<double>(m.check_cpu_us) / 1e6);
+  out += "molt_check_cpu_seconds_total " + std::string(cpu) + "\n";
   if (m.last_check_time) {
     family(out, "molt_last_check_timestamp_seconds", "gauge", "When the source was last checked.");
     out += "molt_last_check_timestamp_seconds " + number(*m.last_check_time) + "\n";

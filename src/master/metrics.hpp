@@ -16,6 +16,7 @@ struct Metrics {
   std::map<std::string, std::uint64_t> upgrades;  // by result: installed, discarded, rolled_back
   std::uint64_t child_restarts = 0;               // children restarted after an exit
   std::uint64_t download_bytes = 0;               // artifact bytes fetched
+  std::uint64_t check_cpu_us = 0;                 // CPU of the check helpers that exited
   std::optional<double> last_check_time;          // Unix time, seconds
   std::optional<double> last_upgrade_time;
   bool held = false;  // new builds are not taken

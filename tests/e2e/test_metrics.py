@@ -54,6 +54,8 @@ class Metrics(unittest.TestCase):
         self.assertEqual(value(failed, "molt_upgrades_total", result="discarded"), 1)
         self.assertEqual(value(failed, "molt_upgrades_total", result="installed"), 1)
         self.assertEqual(value(failed, "molt_build_info", build_id="v2"), 1)
+        # The helper that fetched v2 exited after its transfer: its CPU is counted.
+        self.assertGreater(value(failed, "molt_check_cpu_seconds_total"), 0)
 
 
 if __name__ == "__main__":
