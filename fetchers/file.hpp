@@ -22,6 +22,7 @@ class FileFetcher final : public Fetcher {
   FetchResult download(const Validator& since, Sink& sink) override;
   FetchResult fetch_patch(const std::string& name, Sink& sink) override;
   int watch_fd() const override { return inotify_fd_.get(); }
+  bool exact_validators() const override { return true; }
   WatchEvent read_watch() override;
 
  private:

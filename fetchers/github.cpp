@@ -113,6 +113,8 @@ FetchResult GitHubFetcher::download(const Validator& since, Sink& sink) {
   return got;
 }
 
+void GitHubFetcher::load_ahead() { load_transfer_library(); }
+
 FetchResult GitHubFetcher::fetch_patch(const std::string& name, Sink& sink) {
   if (FetchResult release = ensure_release(); release.status != Status::kChanged) return release;
   const github::Asset* asset = release_->find(name_.asset + ".patch." + name);

@@ -33,6 +33,7 @@ class GitHubFetcher final : public Fetcher {
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
   FetchResult fetch_patch(const std::string& name, Sink& sink) override;
+  void load_ahead() override;
   PollFloor poll_floor() const override;
 
  private:

@@ -45,6 +45,8 @@ FetchResult HttpFetcher::download(const Validator& since, Sink& sink) {
   return fetch(url_, since, sink);
 }
 
+void HttpFetcher::load_ahead() { load_transfer_library(); }
+
 FetchResult HttpFetcher::fetch_patch(const std::string& name, Sink& sink) {
   std::string escaped;  // a name holds [A-Za-z0-9._-] and %XX: the % itself is escaped in a URL
   for (char c : name) escaped += c == '%' ? std::string("%25") : std::string(1, c);

@@ -17,6 +17,7 @@ class HttpFetcher final : public Fetcher {
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
   FetchResult fetch_patch(const std::string& name, Sink& sink) override;
+  void load_ahead() override;
 
  private:
   FetchResult fetch(const std::string& url, const Validator& since, Sink& sink) const;

@@ -85,6 +85,8 @@ FetchResult S3Fetcher::download(const Validator& since, Sink& sink) {
   return fetch(artifact_, artifact_target_, since, sink);
 }
 
+void S3Fetcher::load_ahead() { load_transfer_library(); }
+
 FetchResult S3Fetcher::fetch_patch(const std::string& name, Sink& sink) {
   s3::ObjectName patch{artifact_.bucket, artifact_.key + ".patch/" + name};
   std::string error;

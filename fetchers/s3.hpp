@@ -33,6 +33,7 @@ class S3Fetcher final : public Fetcher {
   FetchResult poll(const Validator& since, Sink& sink) override;
   FetchResult download(const Validator& since, Sink& sink) override;
   FetchResult fetch_patch(const std::string& name, Sink& sink) override;
+  void load_ahead() override;
 
   // The signed request for the artifact (or, with `signature`, its .minisig) at `now`.
   TransferRequest request(bool signature, const Validator& since, s3::Clock::time_point now) const;

@@ -289,4 +289,6 @@ TransferResult transfer(const TransferRequest& request, const HttpOptions& optio
   return result;
 }
 
+void load_transfer_library() { (void)curl_api(); }
+
 }  // namespace molt::internal

@@ -52,6 +52,9 @@ struct TransferResult {
 // (sink.reset() first); on any other status the sink is untouched.
 TransferResult transfer(const TransferRequest& request, const HttpOptions& options, Sink& sink);
 
+// Loads libcurl now (Fetcher::load_ahead), rather than in the first transfer.
+void load_transfer_library();
+
 // The conditional header (name, value) for an object last seen as `since`, none when empty:
 // If-None-Match when there is an ETag, else If-Modified-Since. The date only without an ETag
 // (RFC 9110 13.1.3: the ETag decides): dates have one-second resolution, and a server may

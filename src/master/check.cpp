@@ -189,6 +189,17 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     }
   }
 
+  // A deploy that puts the signature in place before the artifact: the verified comment names
+  // a build that is not running, while the artifact is still the one downloaded last (the
+  // running build's, as its validator says). Downloading it would only fail to verify the old
+  // bytes and say so as an error; the artifact's own change brings the next check (inotify, or
+  // the next poll, which reads both again). Only where a validator tells every change.
+  const bool signature_may_lead =
+      verify && fetcher.exact_validators() && !comment.build_id.empty() &&
+      !request.artifact_seen.empty() &&
+      (artifact_since.empty() || artifact_since == request.artifact_seen);
+  if (signature_may_lead) artifact_since = request.artifact_seen;
+
   // A delta update first, when the source has a patch from the running build: rebuilt from
   // <bin> and verified like a download. Any failure falls back to the whole artifact.
   std::unique_ptr<StagedFile> patched;
@@ -205,6 +216,12 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
     FetchResult fetched = fetcher.download(artifact_since, staged);
     out.result.downloaded = staged.size() > 0 || fetched.status == Status::kChanged;
     out.result.downloaded_bytes = staged.size();
+    if (fetched.status == Status::kNotModified && signature_may_lead) {
+      out.result.retry = true;
+      return out.done(Kind::kNothing, source + ": the signature names build " + comment.build_id +
+                                          ", the artifact is still the one downloaded last; "
+                                          "waiting for it to change");
+    }
     if (fetched.status == Status::kNotModified) return out.done(Kind::kNothing);
     out.result.used_early_retry = early;
     if (fetched.status == Status::kMissing) {

@@ -115,6 +115,7 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   // Told apart from the master in ps and top, whose name it would otherwise carry.
   ::prctl(PR_SET_NAME, "molt-check");
   sig::detail::load_crypto_ahead();
+  fetcher_.load_ahead();
   // At the master's priority: a check is prompt under load. A large transfer lowers it for its
   // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   CheckRequest request = fixed_;

@@ -40,9 +40,10 @@ class CheckHelper {
 
   // Forks the helper that follows one which retired after a transfer, ahead of its first check,
   // while the master has nothing else under way: a fresh helper loads and starts libcrypto
-  // (about 4 ms of CPU) before it reads a request, so the next build's check does not wait for
-  // that. Nothing otherwise: once per retirement, so a helper that keeps dying is not forked
-  // again and again; start() forks one, and says why when it cannot.
+  // (about 4 ms of CPU) and what its fetcher needs (Fetcher::load_ahead: libcurl) before it
+  // reads a request, so the next build's check does not wait for that. Nothing otherwise: once per
+  // retirement, so a helper that keeps dying is not forked again and again; start() forks one, and
+  // says why when it cannot.
   void prepare(const std::vector<int>& close_in_helper);
 
   bool checking() const { return checking_; }

@@ -83,6 +83,17 @@ class Fetcher {
   };
   virtual PollFloor poll_floor() const { return {}; }
 
+  // Called in a fresh check helper before its first request, while no check waits for it: loads
+  // what the first transfer would otherwise load inside a check (libcurl for HTTP, S3 and
+  // GitHub sources). May fail silently: the transfer then fails and says why.
+  virtual void load_ahead() {}
+
+  // Whether the artifact's validator changes whenever its bytes do (a file's inode, size and
+  // mtime in ns: yes; an HTTP ETag made of mtime in seconds and size: not always). Only then
+  // may a check wait for an artifact whose validator is unchanged while a new signature names
+  // another build (a deploy that renames the signature in first), instead of downloading it.
+  virtual bool exact_validators() const { return false; }
+
   // A descriptor that becomes readable when the source may have changed (inotify for a file
   // source), or -1 when the source can only be polled on the interval.
   virtual int watch_fd() const { return -1; }

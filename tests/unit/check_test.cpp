@@ -31,9 +31,11 @@ class FakeSource final : public Fetcher {
   std::optional<std::string> artifact;
   Validator signature_validator{.etag = "sig-1"};
   Validator artifact_validator{.etag = "art-1"};
+  bool exact = false;  // exact_validators()
   int downloads = 0;
 
   std::string describe() const override { return "fake:app"; }
+  bool exact_validators() const override { return exact; }
   FetchResult poll(const Validator& since, Sink& sink) override {
     return send(signature, signature_validator, since, sink);
   }
@@ -209,6 +211,48 @@ TEST_F(CheckTest, Table) {
     }
     fresh.expect_nothing_left_but_the_binary();
   }
+}
+
+// A deploy that renames the new signature in before the new artifact: the first check sees the
+// signature of a build that is not running beside the artifact downloaded last.
+TEST_F(CheckTest, ASignatureAheadOfItsArtifactWaitsForItWithoutAnError) {
+  source_.exact = true;
+  request_.artifact_seen = source_.artifact_validator;  // the running build's, unchanged
+  const std::string old_artifact = *source_.artifact;
+  CheckOutcome waiting = check();
+  EXPECT_EQ(waiting.kind, Kind::kNothing) << waiting.message;
+  EXPECT_NE(waiting.message.find("the signature names build " + artifact_id_ +
+                                 ", the artifact is still the one downloaded last"),
+            std::string::npos)
+      << waiting.message;
+  EXPECT_FALSE(waiting.verify_failed);
+  EXPECT_FALSE(waiting.downloaded);
+  EXPECT_TRUE(waiting.retry);  // the next check reads both again
+  expect_nothing_left_but_the_binary();
+
+  // Still the old artifact at the next look: still waiting, still no download.
+  request_.retry = waiting.retry;
+  request_.signature_seen = waiting.signature;
+  request_.artifact_seen = waiting.artifact;
+  CheckOutcome again = check();
+  EXPECT_EQ(again.kind, Kind::kNothing) << again.message;
+  EXPECT_TRUE(again.retry);
+
+  // The artifact lands: the check it brings verifies it.
+  source_.artifact_validator = {.etag = "art-2"};
+  request_.retry = again.retry;
+  CheckOutcome staged = check();
+  ASSERT_EQ(staged.kind, Kind::kStaged) << staged.message;
+  EXPECT_EQ(read_file(staged.staged_path), old_artifact);  // (the fake's bytes never changed)
+  fs::remove(staged.staged_path);
+}
+
+TEST_F(CheckTest, WithoutExactValidatorsANewSignatureAlwaysDownloads) {
+  request_.artifact_seen = source_.artifact_validator;  // same validator, maybe other bytes
+  CheckOutcome outcome = check();
+  EXPECT_EQ(outcome.kind, Kind::kStaged) << outcome.message;
+  EXPECT_TRUE(outcome.downloaded);
+  fs::remove(outcome.staged_path);
 }
 
 TEST_F(CheckTest, AnArtifactThatFailsToVerifyIsSaidSoForTheMastersBackoff) {
