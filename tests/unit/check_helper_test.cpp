@@ -50,6 +50,16 @@ class CheckHelperTest : public ::testing::Test {
     }
   }
 
+  // The next check, as a master makes it once `staged` runs: the source holds nothing newer.
+  void expect_nothing_new_after(const CheckOutcome& staged) {
+    std::string error;
+    CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
+                         .artifact_seen = staged.artifact};
+    CheckHelper::Answer next = check(request);
+    ASSERT_TRUE(next.outcome);
+    EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
+  }
+
   void reap(pid_t pid) {
     ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
     EXPECT_TRUE(helper_->reaped(pid));
@@ -87,12 +97,7 @@ TEST_F(CheckHelperTest, ExitsAfterATransferAndTheNextCheckForksAnew) {
   EXPECT_EQ(helper_->pid(), -1);
   ASSERT_EQ(::waitpid(first, nullptr, 0), first);
 
-  std::string error;
-  CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
-                       .artifact_seen = staged.outcome->artifact};
-  CheckHelper::Answer next = check(request);
-  ASSERT_TRUE(next.outcome);
-  EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
+  expect_nothing_new_after(*staged.outcome);
   EXPECT_NE(helper_->pid(), first);
 }
 
@@ -128,12 +133,7 @@ TEST_F(CheckHelperTest, AfterATransferTheNextHelperIsForkedAheadWithLibcryptoLoa
   helper_->prepare({});
   EXPECT_EQ(helper_->pid(), ahead);  // once per retirement
 
-  std::string error;
-  CheckRequest request{.running_build_id = *read_build_id("/proc/self/exe", error),
-                       .artifact_seen = staged.outcome->artifact};
-  CheckHelper::Answer next = check(request);
-  ASSERT_TRUE(next.outcome);
-  EXPECT_EQ(next.outcome->kind, CheckOutcome::Kind::kNothing) << next.outcome->message;
+  expect_nothing_new_after(*staged.outcome);
   EXPECT_EQ(started_pid_, ahead);
 }
 
