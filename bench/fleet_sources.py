@@ -6,9 +6,11 @@ same code."""
 import os
 import shutil
 import tempfile
+import time
 from unittest import mock
 
 import botocore.config
+import botocore.exceptions
 import botocore.session
 
 import common as c  # also puts tests/e2e on the path
@@ -54,6 +56,7 @@ class S3Source:
     name = "s3"
     title = "one s3rver bucket (S3)"
     BUCKET = "fleet"
+    PUT_PATIENCE = 120
     SHIM = os.path.join(c.HERE, "s3rver_access_log.js")
     SECRET = "s3rver-checks-none"
 
@@ -80,8 +83,21 @@ class S3Source:
                         AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=self.SECRET)
 
     def put(self, name, path):
+        """Uploads, trying again for up to PUT_PATIENCE seconds past the client's own retries:
+        s3rver under the fleet has closed uploads' connections for tens of seconds in a row,
+        and a lost upload would end the run (it did once). Each extra try is logged."""
         with open(path, "rb") as f:
-            self.uploader.put_object(Bucket=self.BUCKET, Key=name, Body=f.read())
+            body = f.read()
+        deadline = time.time() + self.PUT_PATIENCE
+        while True:
+            try:
+                self.uploader.put_object(Bucket=self.BUCKET, Key=name, Body=body)
+                return
+            except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as e:
+                if time.time() > deadline:
+                    raise
+                c.log("fleet: s3rver: upload of %s failed (%s); trying again" % (name, e))
+                time.sleep(1)
 
     def request_path(self, name):
         return "/%s/%s" % (self.BUCKET, name)
