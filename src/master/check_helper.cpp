@@ -68,7 +68,9 @@ std::string CheckHelper::start(const CheckRequest& request,
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (pid_ < 0) {
       close_pipes();
-      if (std::string error = fork_helper(close_in_helper); !error.empty()) return error;
+      if (std::string error = fork_helper(close_in_helper, Load::kOnDemand); !error.empty()) {
+        return error;
+      }
     }
     if (write_all(request_fd_.get(), message)) {
       checking_ = true;
@@ -83,10 +85,10 @@ std::string CheckHelper::start(const CheckRequest& request,
 void CheckHelper::prepare(const std::vector<int>& close_in_helper) {
   if (!std::exchange(replace_ahead_, false) || pid_ >= 0) return;
   close_pipes();
-  (void)fork_helper(close_in_helper);  // on failure start() tries again and reports it
+  (void)fork_helper(close_in_helper, Load::kAhead);  // on failure start() tries again, says why
 }
 
-std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper) {
+std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper, Load load) {
   Pipe requests = Pipe::open();
   if (!requests.read) return std::string("pipe: ") + std::strerror(errno);
   Pipe answers = Pipe::open();
@@ -97,7 +99,7 @@ std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper) {
     requests.write.reset();
     answers.read.reset();
     for (int fd : close_in_helper) ::close(fd);
-    serve(requests.read.get(), answers.write.get());
+    serve(requests.read.get(), answers.write.get(), load);
   }
   ::fcntl(answers.read.get(), F_SETFL, O_NONBLOCK);
   pid_ = pid;
@@ -106,7 +108,7 @@ std::string CheckHelper::fork_helper(const std::vector<int>& close_in_helper) {
   return {};
 }
 
-void CheckHelper::serve(int request_fd, int answer_fd) {
+void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
   // Default signal handling, so the master can kill it; it dies with the master.
   sigset_t none;
   sigemptyset(&none);
@@ -114,8 +116,12 @@ void CheckHelper::serve(int request_fd, int answer_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Told apart from the master in ps and top, whose name it would otherwise carry.
   ::prctl(PR_SET_NAME, "molt-check");
-  sig::detail::load_crypto_ahead();
-  fetcher_.load_ahead();
+  // Only ahead of need: a helper forked for a check that is due loads what it uses as it goes
+  // (an idle poll needs no libcrypto; when polls fail in a row, one fresh helper each).
+  if (load == Load::kAhead) {
+    sig::detail::load_crypto_ahead();
+    fetcher_.load_ahead();
+  }
   // At the master's priority: a check is prompt under load. A large transfer lowers it for its
   // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   CheckRequest request = fixed_;

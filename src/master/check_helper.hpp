@@ -66,8 +66,9 @@ class CheckHelper {
   pid_t pid() const { return pid_; }
 
  private:
-  std::string fork_helper(const std::vector<int>& close_in_helper);
-  [[noreturn]] void serve(int request_fd, int answer_fd);
+  enum class Load { kOnDemand, kAhead };  // kAhead: load libcrypto and the fetcher's library first
+  std::string fork_helper(const std::vector<int>& close_in_helper, Load load);
+  [[noreturn]] void serve(int request_fd, int answer_fd, Load load);
   void close_pipes();
   void stop();
 
