@@ -648,9 +648,12 @@ def why(ul, fp, tr, lat, targets):
             "requests, and from the single-threaded client, whose own delays are part of every "
             "latency it records (`perf sched` in one window: the client fell from 90%% to 74%% "
             "of a core during the check). In a molt window that is: the check helper (at the "
-            "master's priority for a build of usual size: it reads, hashes on a second thread, "
-            "fsyncs and verifies the build into a staged file; about 15 ms of CPU for this "
-            "2.3 MiB build), then the new child's own start from that file (an exec with dynamic "
+            "master's priority for a build of usual size: it reads and hashes the build in one "
+            "pass into a staged file, fsyncs and verifies it; %s ms of CPU per upgrade idle "
+            "(section 4; `perf record` put it at about 20 ms per check before the helper "
+            "hashed builds under 8 MiB inline and loaded libcrypto ahead), then the new "
+            "child's own start from that file "
+            "(an exec with dynamic "
             "loading of its libraries, among which libcurl no longer is: the check helper loads it with "
             "`dlopen`; then the first 16 of `molt::HttpServer`'s threads, each with its malloc "
             "arena; %s ms median here "
@@ -677,6 +680,8 @@ def why(ul, fp, tr, lat, targets):
                 "/".join(fmt(typical[n] / steady[n], 1) for n in mnames if steady[n]),
                 "/".join(fmt(typical[n] / steady999[n], 1) for n in mnames if steady999[n]),
                 "/".join(fmt(typical[n], 0) for n in nnames),
+                fmt(((lat or {}).get("modes", {}).get("file") or {}).get(
+                    "check_cpu_ms_per_upgrade"), 0),
                 fmt(c.median(starts), 0), load_median, "; ".join(phase_lines),
                 "below" if nnames and max(typical[n] for n in mnames) <= min(
                     typical[n] for n in nnames) else "comparable to"))
@@ -696,7 +701,8 @@ def why(ul, fp, tr, lat, targets):
         out.append(
             "**Publish to answer under load.** Idle, a file drop answers after %s ms (%s ms to "
             "a verified build, %s ms of the child's own start). Under the saturating load the "
-            "phases stretch (medians: %s). The check is at the master's priority now; what "
+            "phases stretch (medians: %s). The check is at the master's priority and costs "
+            "about half the CPU it did (section 4); what "
             "remains is mostly the new child's own start: the hello child loads 12 shared "
             "libraries (Debian's cpp-httplib brings OpenSSL, zlib and brotli with it) and "
             "relocates them, where the statically linked Go server under `molt run` started in "
