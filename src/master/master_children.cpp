@@ -54,17 +54,16 @@ void Master::reap() {
       probe_exited(status);
       continue;
     }
-    if (checker_ && checker_->reaped_retired(pid)) {
+    const bool retired_helper = checker_ && checker_->reaped_retired(pid);
+    const bool current_helper = !retired_helper && checker_ && checker_->reaped(pid);
+    if (retired_helper || current_helper) {
       metrics_.check_cpu_us += cpu_microseconds(usage);  // what checking costs
       write_metrics(true);
-      continue;
-    }
-    if (checker_ && checker_->reaped(pid)) {
-      metrics_.check_cpu_us += cpu_microseconds(usage);
-      write_metrics(true);
-      read_check();  // its last answer, if it exited after a transfer
-      // A helper killed mid-download leaves its temp file: nothing else owns it.
-      remove_staged_leftovers_except_held();
+      if (current_helper) {
+        read_check();  // its last answer, if it exited after a transfer
+        // A helper killed mid-download leaves its temp file: nothing else owns it.
+        remove_staged_leftovers_except_held();
+      }
       continue;
     }
     auto it = children_.find(pid);

@@ -17,9 +17,9 @@ void family(std::string& out, const char* name, const char* type, const char* he
   out += '\n';
 }
 
-std::string number(double value) {
+std::string number(double value, int decimals = 3) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.3f", value);
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
   return text;
 }
 
@@ -67,9 +67,8 @@ std::string prometheus_text(const Metrics& m) {
   out += "molt_download_bytes_total " + std::to_string(m.download_bytes) + "\n";
   family(out, "molt_check_cpu_seconds_total", "counter",
          "CPU time (user and system) of the check helpers that exited.");
-  char cpu[32];
-  std::snprintf(cpu, sizeof cpu, "%.6f", static_cast<double>(m.check_cpu_us) / 1e6);
-  out += "molt_check_cpu_seconds_total " + std::string(cpu) + "\n";
+  out +=
+      "molt_check_cpu_seconds_total " + number(static_cast<double>(m.check_cpu_us) / 1e6, 6) + "\n";
   if (m.last_check_time) {
     family(out, "molt_last_check_timestamp_seconds", "gauge", "When the source was last checked.");
     out += "molt_last_check_timestamp_seconds " + number(*m.last_check_time) + "\n";

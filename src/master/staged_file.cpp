@@ -75,7 +75,7 @@ class Worker {
 // The first kInlineBytes are hashed in the caller, in one small block used over and over: for
 // a build of usual size, a thread (its stack and malloc arena) and four fresh 1 MiB blocks cost
 // the check more CPU than the overlap saves, most of it in page faults (bench/RESULTS.md,
-// "check helper"). Without a thread (std::thread could not start one) everything is hashed in
+// section 4). Without a thread (std::thread could not start one) everything is hashed in
 // the caller.
 class BlockHasher {
  public:
