@@ -60,10 +60,14 @@ class Control(unittest.TestCase):
         self.assertRegex(out, r"^serving build v1 ")
 
         # An upgrade: `molt check` waits for it and says how it ended.
+        v1_child = svc.id()["pid"]
+        mark = svc.log.mark()
         self.publish(svc, "v2")
         code, out, err = molt("check", svc.bin)
         self.assertEqual(code, 0, err)
         self.assertRegex(out, r"^build v2 serves \(child \d+\); build v1 drains")
+        # The draining v1 accepts until its own STOPPING=1, which may follow the answer.
+        svc.wait_stopped_accepting(v1_child, mark)
         self.assertEqual(svc.hello(), "hello from v2")
         s = self.status(svc)
         self.assertEqual(s["build_id"], "v2")
