@@ -31,6 +31,10 @@ ConfigFlags::ConfigFlags(CLI::App& app, molt::Config& config) : app_(app), confi
       ->capture_default_str();
   app.add_option("--probation", probation_, "a crash within this after an upgrade rolls back")
       ->capture_default_str();
+  app.add_option("--start-boost", config.start_boost,
+                 "nice levels above the master a new child starts at, until ready (0: off)")
+      ->check(CLI::Range(0, 39))
+      ->capture_default_str();
   app.add_option("--ca-file", config.http.ca_file, "extra CA bundle for https:// sources");
   app.add_option("--header", config.http.headers,
                  "extra request header 'Name: value' or @FILE of such lines (repeatable; never "

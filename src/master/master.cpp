@@ -53,6 +53,7 @@ double jitter() {
 Master::Master(MasterSetup setup)
     : setup_(std::move(setup)),
       supervisor_(settings_from(setup_.config)),
+      start_boost_(setup_.config.start_boost),
       schedule_({.interval = setup_.config.poll_interval}, jitter, Clock::now()) {
   std::string error;
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");
@@ -106,6 +107,10 @@ int Master::run() {
                   listening.empty() ? " nothing" : listening,
                   setup_.fetcher ? setup_.fetcher->describe() : "none");
   }
+  if (!start_boost_.unavailable().empty()) {
+    logger().info("new children start at the master's priority (--start-boost): {}",
+                  start_boost_.unavailable());
+  }
   if (setup_.fetcher && setup_.keys.empty()) {
     logger().warn("signature checks are off (--insecure-no-verify): any file at the source runs");
   }
@@ -116,6 +121,7 @@ int Master::run() {
     log_serving_build();
     TimePoint now = Clock::now();
     apply(supervisor_.tick(now));
+    for (const std::string& line : start_boost_.tick(now)) logger().info("{}", line);
     if (metrics_due_ && now >= *metrics_due_) write_metrics();
     maybe_check(now);
     maybe_reexec(now);
@@ -195,6 +201,7 @@ int Master::poll_timeout(TimePoint now) const {
     if (std::optional<TimePoint> t = control_->next_deadline()) consider(*t);
   }
   if (probe_) consider(probe_->deadline);
+  if (std::optional<TimePoint> t = start_boost_.next_deadline()) consider(*t);
   if (metrics_due_) consider(*metrics_due_);
   for (const auto& [pid, slot] : children_) {
     if (slot.probe) consider(slot.probe->deadline());
@@ -296,6 +303,7 @@ void Master::apply(const Supervisor::Actions& actions) {
         reexec_wanted_ = setup_.master_runs_bin && own_build_id_ != running_build_id_;
         break;
       case Kind::kReady:
+        start_boost_.ready(action.pid);  // first: a reader of the line sees it done
         logger().info("child {} (build {}) is ready", action.pid, action.build_id);
         if (auto it = children_.find(action.pid); it != children_.end() && !it->second.ready_at) {
           it->second.ready_at = unix_time_now();

@@ -26,6 +26,7 @@
 #include "master/metrics.hpp"
 #include "master/ready_mode.hpp"
 #include "master/ready_probe.hpp"
+#include "master/start_boost.hpp"
 #include "master/supervisor.hpp"
 #include "protocol/notify_socket.hpp"
 #include "util/fd.hpp"
@@ -104,6 +105,7 @@ class Master {
 
   MasterSetup setup_;
   Supervisor supervisor_;
+  StartBoost start_boost_;
   std::string running_build_id_;  // the build at the install path
   Fd signal_fd_;
   std::map<pid_t, ChildSlot> children_;

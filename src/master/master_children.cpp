@@ -66,6 +66,7 @@ void Master::reap() {
       }
       continue;
     }
+    start_boost_.exited(pid);
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     // What it said just before exiting (STOPPING=1) is still queued on its socket: read it first.
@@ -152,7 +153,8 @@ void Master::spawn(const Supervisor::Action& action) {
                          .listeners = setup_.listeners,
                          .notify_socket = notify->name(),
                          .generation = generation_,
-                         .drain_signal = setup_.config.drain_signal};
+                         .drain_signal = setup_.config.drain_signal,
+                         .nice = start_boost_.child_nice()};
     pid = spawn_child(request, error, exec_failed);
   }
   if (!pid) {
@@ -161,6 +163,7 @@ void Master::spawn(const Supervisor::Action& action) {
   } else {
     logger().info("started child {} (build {}, generation {}{})", *pid, build_id, generation_,
                   from_staged ? ", from the staged file" : "");
+    start_boost_.started(*pid, Clock::now());
     auto [slot, _] = children_.emplace(
         *pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(*pid)});
     if (setup_.ready.kind != ReadyMode::Kind::kNotify) {

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +159,7 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
   report.read.reset();
 
   // Child. The master is single-threaded, so everything here is safe after fork.
+  if (request.nice) ::setpriority(PRIO_PROCESS, 0, *request.nice);  // one thread here
   reset_signals();
   ::prctl(PR_SET_PDEATHSIG, request.drain_signal);
   if (::getppid() != master) _exit(1);  // the master died before prctl took effect

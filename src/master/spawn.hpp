@@ -18,6 +18,7 @@ struct SpawnRequest {
   std::string notify_socket;
   unsigned generation = 0;
   int drain_signal = SIGTERM;
+  std::optional<int> nice;  // the child's nice value from before exec, else the master's
 };
 
 // Forks and executes a child. Returns its pid, or nullopt with `error` set; `exec_failed` says

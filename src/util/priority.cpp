@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+
+#include "util/small_file.hpp"
 
 namespace molt::internal {
 
@@ -22,6 +25,25 @@ void lower_priority(int steps) {
     if (errno != 0) continue;  // the thread has just ended
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, now + steps));
   }
+}
+
+std::string why_priority_cannot_rise_to(int nice) {
+  constexpr int kCapSysNice = 23;
+  std::string error;
+  std::optional<std::string> status = read_small_file("/proc/self/status", 1 << 16, error);
+  if (std::size_t at = status ? status->find("\nCapEff:\t") : std::string::npos;
+      at != std::string::npos) {
+    unsigned long long effective = std::strtoull(status->c_str() + at + 9, nullptr, 16);
+    if (effective & (1ULL << kCapSysNice)) return {};
+  }
+  rlimit limit{};
+  // RLIMIT_NICE's ceiling on a nice value is 20 - rlim_cur.
+  if (::getrlimit(RLIMIT_NICE, &limit) == 0 &&
+      (limit.rlim_cur == RLIM_INFINITY || 20 - static_cast<long long>(limit.rlim_cur) <= nice)) {
+    return {};
+  }
+  return "nice " + std::to_string(nice) + " needs CAP_SYS_NICE or RLIMIT_NICE " +
+         std::to_string(20 - nice) + " (systemd: LimitNICE=" + std::to_string(nice) + ")";
 }
 
 }  // namespace molt::internal

@@ -17,11 +17,13 @@ struct ProcStat {
   char state = '?';
   pid_t pgid = 0;
   pid_t session = 0;
+  std::uint64_t cpu_ticks = 0;  // user + system time of all its threads so far
   std::uint64_t start_ticks = 0;
 };
 
 // Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses).
 inline bool read_stat(pid_t pid, ProcStat& out) {
+  out.cpu_ticks = 0;
   std::string error;
   std::optional<std::string> text =
       read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096, error);
@@ -30,11 +32,12 @@ inline bool read_stat(pid_t pid, ProcStat& out) {
   if (close == std::string::npos) return false;
   std::istringstream fields(text->substr(close + 1));
   std::string field;
-  // After ")": state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
+  // After ")": state(3) ppid(4) pgrp(5) session(6) ... utime(14) stime(15) ... starttime(22).
   for (int number = 3; fields >> field; ++number) {
     if (number == 3) out.state = field[0];
     if (number == 5) out.pgid = std::stoi(field);
     if (number == 6) out.session = std::stoi(field);
+    if (number == 14 || number == 15) out.cpu_ticks += std::stoull(field);
     if (number == 22) {
       out.start_ticks = std::stoull(field);
       return true;

@@ -102,9 +102,10 @@ class Service:
     """A hello master started from a copy of a build, watching a drop folder for updates."""
 
     def __init__(self, test, build="v1", extra_args=(), signed=True, interval="30s",
-                 source="drop/app", env=None, pass_fds=()):
+                 source="drop/app", env=None, pass_fds=(), wrapper=(), ready_timeout="5s"):
         """`source` is a URL, or a path relative to the service's folder (only "drop/" is
-        created). `env`: variables added to the master's environment."""
+        created). `env`: variables added to the master's environment. `wrapper`: a command the
+        master runs under (setpriv, prlimit)."""
         self.dir = tempfile.mkdtemp(prefix="molt-e2e-")
         test.addCleanup(shutil.rmtree, self.dir, True)
         self.bin = os.path.join(self.dir, "app")
@@ -115,8 +116,8 @@ class Service:
         self.pub = os.path.join(self.dir, "molt.pub")
         self.sec = os.path.join(self.dir, "molt.sec")
         run(MOLT, "keygen", "-W", "-p", self.pub, "-s", self.sec)
-        args = [self.bin, "--listen", "127.0.0.1:0", "--source", self.source,
-                "--interval", interval, "--ready-timeout", "5s", "--drain-timeout", "10s"]
+        args = list(wrapper) + [self.bin, "--listen", "127.0.0.1:0", "--source", self.source,
+                "--interval", interval, "--ready-timeout", ready_timeout, "--drain-timeout", "10s"]
         args += ["--pubkey", self.pub] if signed else ["--insecure-no-verify"]
         args += list(extra_args)
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

@@ -1,0 +1,81 @@
+"""A new child starts 10 nice levels above the master (--start-boost), so that on a saturated
+CPU its start is not spread thin among the serving child's threads; it is back at the master's
+priority, every thread of it, once it is ready or has used 100 ms of CPU. Raising a priority
+needs CAP_SYS_NICE or RLIMIT_NICE: without either, children start at the master's priority and
+the master says why once."""
+import os
+import signal
+import subprocess
+import unittest
+
+from harness import Service
+
+WITHOUT_CAP_SYS_NICE = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+
+
+def thread_nices(pid):
+    """The nice value of each thread of process `pid` (/proc/<pid>/task/*/stat, field 19)."""
+    nices = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                nices.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+        except FileNotFoundError:
+            pass  # the thread has just ended
+    return nices
+
+
+@unittest.skipUnless(os.geteuid() == 0, "raising a priority needs root here")
+class StartBoost(unittest.TestCase):
+    def test_a_new_child_starts_boosted_and_serves_at_the_masters_priority(self):
+        svc = Service(self)
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        first = svc.id()
+        self.assertEqual(first["start_nice"], max(-20, base - 10))
+        svc.upgrade("v2")
+        new = svc.id()
+        self.assertEqual(new["build_id"], "v2")
+        self.assertEqual(new["start_nice"], max(-20, base - 10))
+        nices = thread_nices(new["pid"])
+        self.assertGreater(len(nices), 1)  # molt::HttpServer's threads, started before READY
+        self.assertEqual(set(nices), {base})
+
+    def test_off_with_zero(self):
+        svc = Service(self, extra_args=["--start-boost", "0"])
+        self.assertEqual(svc.id()["start_nice"], os.getpriority(os.PRIO_PROCESS, svc.proc.pid))
+
+    def test_a_heavy_start_is_boosted_for_100ms_of_cpu_only(self):
+        svc = Service(self, extra_args=["--init-spin", "500ms"], ready_timeout="60s")
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        pid = svc.id()["pid"]
+        mark = svc.log.mark()
+        os.kill(svc.proc.pid, signal.SIGUSR2)  # a new child on the same build; it spins first
+        i, m = svc.log.wait_for(r"child (\d+) used 100ms of CPU before it was ready: back at "
+                                r"the master's priority", mark)
+        spinning = int(m.group(1))
+        self.assertNotEqual(spinning, pid)
+        self.assertEqual(set(thread_nices(spinning)), {base})
+        j, _ = svc.log.wait_for(r"child %d \(build v1\) is ready" % spinning, mark)
+        self.assertGreater(j, i)  # the CPU budget ended the boost, not the child's READY=1
+        self.assertEqual(svc.id()["start_nice"], max(-20, base - 10))
+
+    def test_without_cap_sys_nice_children_start_at_the_masters_priority(self):
+        svc = Service(self, wrapper=WITHOUT_CAP_SYS_NICE)
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        svc.log.wait_for(r"new children start at the master's priority \(--start-boost\): nice "
+                         r"-?\d+ needs CAP_SYS_NICE or RLIMIT_NICE \d+ \(systemd: LimitNICE=-?\d+\)")
+        self.assertEqual(svc.id()["start_nice"], base)
+
+    @unittest.skipUnless(subprocess.run(["prlimit", "--nice=30", "true"],
+                                        stderr=subprocess.DEVNULL).returncode == 0,
+                         "raising RLIMIT_NICE needs CAP_SYS_RESOURCE, which this machine's root "
+                         "lacks")
+    def test_rlimit_nice_is_enough(self):
+        # RLIMIT_NICE 30 allows nice values down to 20 - 30 = -10.
+        svc = Service(self, wrapper=["prlimit", "--nice=30", "--"] + WITHOUT_CAP_SYS_NICE)
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        self.assertEqual(svc.id()["start_nice"], max(-10, base - 10))
+
+
+if __name__ == "__main__":
+    unittest.main()
