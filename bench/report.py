@@ -652,7 +652,8 @@ def why(ul, fp, tr, lat, targets):
             "pass into a staged file, fsyncs and verifies it; %s ms of CPU per upgrade idle "
             "(section 4; `perf record` put it at about 20 ms per check before the helper "
             "hashed builds under 8 MiB inline and loaded libcrypto ahead), then the new "
-            "child's own start from that file "
+            "child's own start from that file, 10 nice levels above the serving child until it "
+            "is ready or has used 100 ms of CPU (`--start-boost`; the bench runs as root) "
             "(an exec with dynamic "
             "loading of its libraries, among which libcurl no longer is: the check helper loads it with "
             "`dlopen`; then the first 16 of `molt::HttpServer`'s threads, each with its malloc "
@@ -669,8 +670,10 @@ def why(ul, fp, tr, lat, targets):
             "stayed nearer the steady one, and a file drop then took up to 1.2 s to reach "
             "clients under keep-alive load (section 4, \"Publish to answer under load\"). molt "
             "now checks a build of usual size at the master's priority and yields only for the "
-            "bulk of a large one. Starting the new child at a lower priority would need "
-            "privileges to raise it again once it serves.\n" % (
+            "bulk of a large one, and starts the new child at a higher one: the same CPU taken "
+            "in a shorter span, which an interleaved A/B (3 runs each, before this bench) put "
+            "at a third more on the window p99 and about half the keep-alive publish to "
+            "answer.\n" % (
                 fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
                 fmt(c.median([med(v["runs"], "windows", "n") for n, v in cf.items()
                               if v["server"] == "molt"]), 0),
@@ -708,10 +711,11 @@ def why(ul, fp, tr, lat, targets):
             "relocates them, where the statically linked Go server under `molt run` started in "
             "%s ms (median) under the same load. Linux shares the CPU per thread: the "
             "new child's one starting thread competes with the serving child's busy threads and "
-            "the client, and gets a small share of the 2 cores. molt cannot give it more "
-            "without privileges (an unprivileged process can lower a nice value, never raise "
-            "it); a cgroup per child with a `cpu.weight`, where a cgroup subtree is delegated to "
-            "molt, would let the new child compete as a whole: not done.\n" % (
+            "the client. It starts 10 nice levels up (`--start-boost`, here as root) and still "
+            "waits for the CPU behind them; a higher boost takes more from the serving child's "
+            "requests (a third more on the window p99 at 10 levels). A cgroup per child with a "
+            "`cpu.weight`, where a cgroup subtree is delegated to molt, would let the new child "
+            "compete as a whole: not done.\n" % (
                 fmt(idle.get("latency_ms"), 0), fmt(idle.get("to_verified_ms"), 0),
                 fmt(idle.get("child_start_ms"), 0), "; ".join(parts),
                 fmt(c.median(go_starts), 0) if go_starts else "?"))
