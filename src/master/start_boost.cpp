@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "util/priority.hpp"
 #include "util/proc_stat.hpp"
@@ -59,7 +58,8 @@ std::vector<std::string> StartBoost::tick(TimePoint now) {
       return true;
     }
     ProcStat stat;
-    if (read_stat(b.pid, stat) && stat.cpu_ticks < budget_ticks) return false;
+    if (!read_stat(b.pid, stat)) return true;  // gone (reaped: exited() forgets it first)
+    if (stat.cpu_ticks < budget_ticks) return false;
     reset(b.pid);
     said.push_back("child " + std::to_string(b.pid) + " used " +
                    std::to_string(kCpuBudget.count()) +
