@@ -35,6 +35,9 @@ ConfigFlags::ConfigFlags(CLI::App& app, molt::Config& config) : app_(app), confi
                  "nice levels above the master a new child starts at, until ready (0: off)")
       ->check(CLI::Range(0, 39))
       ->capture_default_str();
+  app.add_option("--start-boost-cpu", start_boost_cpu_,
+                 "the boost ends once a new child has used this much CPU")
+      ->capture_default_str();
   app.add_option("--ca-file", config.http.ca_file, "extra CA bundle for https:// sources");
   app.add_option("--header", config.http.headers,
                  "extra request header 'Name: value' or @FILE of such lines (repeatable; never "
@@ -81,6 +84,7 @@ void ConfigFlags::finish() {
   config_.ready_timeout = parse_or_throw(ready_timeout_);
   config_.drain_timeout = parse_or_throw(drain_timeout_);
   config_.probation = parse_or_throw(probation_);
+  config_.start_boost_cpu = parse_or_throw(start_boost_cpu_);
   config_.http.stall_timeout = parse_or_throw(stall_timeout_);
   config_.http.total_timeout = parse_or_throw(transfer_timeout_);
 }

@@ -29,7 +29,7 @@ class ConfigFlags {
   CLI::App& app_;
   molt::Config& config_;
   std::string interval_ = "1s", ready_timeout_ = "30s", drain_timeout_ = "30s", probation_ = "10s",
-              stall_timeout_ = "30s", transfer_timeout_ = "10m";
+              stall_timeout_ = "30s", transfer_timeout_ = "10m", start_boost_cpu_ = "100ms";
 };
 
 }  // namespace molt::cli

@@ -53,7 +53,7 @@ double jitter() {
 Master::Master(MasterSetup setup)
     : setup_(std::move(setup)),
       supervisor_(settings_from(setup_.config)),
-      start_boost_(setup_.config.start_boost),
+      start_boost_(setup_.config.start_boost, setup_.config.start_boost_cpu),
       schedule_({.interval = setup_.config.poll_interval}, jitter, Clock::now()) {
   std::string error;
   running_build_id_ = read_build_id(setup_.bin_path, error).value_or("");

@@ -11,7 +11,7 @@
 
 namespace molt::internal {
 
-StartBoost::StartBoost(int steps) {
+StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget) : cpu_budget_(cpu_budget) {
   errno = 0;
   int own = ::getpriority(PRIO_PROCESS, 0);
   if (errno != 0 || steps <= 0) return;
@@ -49,7 +49,7 @@ void StartBoost::exited(pid_t pid) {
 std::vector<std::string> StartBoost::tick(TimePoint now) {
   std::vector<std::string> said;
   const auto budget_ticks =
-      static_cast<std::uint64_t>(kCpuBudget.count() * ::sysconf(_SC_CLK_TCK) / 1000);
+      static_cast<std::uint64_t>(cpu_budget_.count() * ::sysconf(_SC_CLK_TCK) / 1000);
   std::erase_if(boosted_, [&](Boosted& b) {
     if (now < b.next_check) return false;
     b.next_check = now + kCheckEvery;
@@ -62,7 +62,7 @@ std::vector<std::string> StartBoost::tick(TimePoint now) {
     if (stat.cpu_ticks < budget_ticks) return false;
     reset(b.pid);
     said.push_back("child " + std::to_string(b.pid) + " used " +
-                   std::to_string(kCpuBudget.count()) +
+                   std::to_string(cpu_budget_.count()) +
                    "ms of CPU before it was ready: back at the master's priority");
     return true;
   });

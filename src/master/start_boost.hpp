@@ -1,9 +1,9 @@
 // A new child starts a few nice levels above the master (Config::start_boost): on a saturated
 // CPU, Linux shares time per thread, and a starting child's one thread would otherwise get a
 // thin slice against the serving child's busy threads, so an upgrade would take several times
-// as long as idle. The boost ends when the child is ready or once it has used kCpuBudget of
-// CPU, whichever comes first: a child whose start is heavy work takes at most that much from
-// the serving children at the higher priority.
+// as long as idle. The boost ends when the child is ready or once it has used a CPU budget
+// (Config::start_boost_cpu), whichever comes first: a child whose start is heavy work takes at
+// most that much from the serving children at the higher priority.
 #pragma once
 
 #include <sys/types.h>
@@ -19,14 +19,13 @@ class StartBoost {
  public:
   using Clock = std::chrono::steady_clock;
   using TimePoint = Clock::time_point;
-  static constexpr std::chrono::milliseconds kCpuBudget{100};
   // How often a boosted child's CPU time is read: only while one starts.
   static constexpr std::chrono::milliseconds kCheckEvery{20};
 
   // `steps` nice levels above this process's own; 0 is off. Raising a priority takes
   // CAP_SYS_NICE or an RLIMIT_NICE that allows it (systemd: LimitNICE=); without either the
   // children start at the master's priority and `unavailable()` says why.
-  explicit StartBoost(int steps);
+  StartBoost(int steps, std::chrono::milliseconds cpu_budget);
 
   // The nice value a new child sets itself to before exec, or nullopt: no boost.
   std::optional<int> child_nice() const;
@@ -50,6 +49,7 @@ class StartBoost {
   };
   void reset(pid_t pid);
 
+  std::chrono::milliseconds cpu_budget_;
   int base_ = 0;
   std::optional<int> child_nice_;
   std::string unavailable_;

@@ -86,10 +86,12 @@ struct Config {
   Duration probation{10'000};      // a crash within this after an upgrade rolls back
   int drain_signal = SIGTERM;
   // A new child starts this many nice levels above the master, until it is ready or has used
-  // 100 ms of CPU: under a saturated CPU an upgrade then takes about what it takes idle, at
-  // the cost of that much CPU taken from the serving children at once. Needs CAP_SYS_NICE or
-  // RLIMIT_NICE (systemd: LimitNICE=); without, children start at the master's priority. 0: off.
+  // start_boost_cpu of CPU: under a saturated CPU an upgrade then takes about what it takes
+  // idle, at the cost of that much CPU taken from the serving children at once. Needs
+  // CAP_SYS_NICE or RLIMIT_NICE (systemd: LimitNICE=); without, children start at the master's
+  // priority. 0: off.
   int start_boost = 10;
+  Duration start_boost_cpu{100};
 
   // The binary that is swapped and re-executed. Empty: this executable (/proc/self/exe), or
   // command[0] when a command is given.
