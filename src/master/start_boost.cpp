@@ -11,7 +11,10 @@
 
 namespace molt::internal {
 
-StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget) : cpu_budget_(cpu_budget) {
+StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget)
+    : cpu_budget_(cpu_budget),
+      budget_ticks_(
+          static_cast<std::uint64_t>(cpu_budget.count() * ::sysconf(_SC_CLK_TCK) / 1000)) {
   errno = 0;
   int own = ::getpriority(PRIO_PROCESS, 0);
   if (errno != 0 || steps <= 0) return;
@@ -21,8 +24,6 @@ StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget) : cpu_bu
   unavailable_ = why_priority_cannot_rise_to(target);
   if (unavailable_.empty()) child_nice_ = target;
 }
-
-std::optional<int> StartBoost::child_nice() const { return child_nice_; }
 
 void StartBoost::started(pid_t pid, TimePoint now) {
   if (child_nice_) boosted_.push_back({pid, now + kCheckEvery, false});
@@ -48,8 +49,6 @@ void StartBoost::exited(pid_t pid) {
 
 std::vector<std::string> StartBoost::tick(TimePoint now) {
   std::vector<std::string> said;
-  const auto budget_ticks =
-      static_cast<std::uint64_t>(cpu_budget_.count() * ::sysconf(_SC_CLK_TCK) / 1000);
   std::erase_if(boosted_, [&](Boosted& b) {
     if (now < b.next_check) return false;
     b.next_check = now + kCheckEvery;
@@ -59,7 +58,7 @@ std::vector<std::string> StartBoost::tick(TimePoint now) {
     }
     ProcStat stat;
     if (!read_stat(b.pid, stat)) return true;  // gone (reaped: exited() forgets it first)
-    if (stat.cpu_ticks < budget_ticks) return false;
+    if (stat.cpu_ticks < budget_ticks_) return false;
     reset(b.pid);
     said.push_back("child " + std::to_string(b.pid) + " used " +
                    std::to_string(cpu_budget_.count()) +

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ class StartBoost {
   StartBoost(int steps, std::chrono::milliseconds cpu_budget);
 
   // The nice value a new child sets itself to before exec, or nullopt: no boost.
-  std::optional<int> child_nice() const;
+  std::optional<int> child_nice() const { return child_nice_; }
   const std::string& unavailable() const { return unavailable_; }
 
   // Child `pid` (leader of its own process group) was started with child_nice().
@@ -50,6 +51,7 @@ class StartBoost {
   void reset(pid_t pid);
 
   std::chrono::milliseconds cpu_budget_;
+  std::uint64_t budget_ticks_;  // the same in /proc's clock ticks
   int base_ = 0;
   std::optional<int> child_nice_;
   std::string unavailable_;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "util/small_file.hpp"
 
@@ -29,11 +30,13 @@ void lower_priority(int steps) {
 
 std::string why_priority_cannot_rise_to(int nice) {
   constexpr int kCapSysNice = 23;
+  constexpr std::string_view kCapEff = "\nCapEff:\t";
   std::string error;
   std::optional<std::string> status = read_small_file("/proc/self/status", 1 << 16, error);
-  if (std::size_t at = status ? status->find("\nCapEff:\t") : std::string::npos;
+  if (std::size_t at = status ? status->find(kCapEff) : std::string::npos;
       at != std::string::npos) {
-    unsigned long long effective = std::strtoull(status->c_str() + at + 9, nullptr, 16);
+    unsigned long long effective =
+        std::strtoull(status->c_str() + at + kCapEff.size(), nullptr, 16);
     if (effective & (1ULL << kCapSysNice)) return {};
   }
   rlimit limit{};
