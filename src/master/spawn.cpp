@@ -1,9 +1,11 @@
-// Starting children: fork, set up fds and environment, exec.
+// Starting children: clone sharing the master's memory until exec, set up fds and environment.
 #include "master/spawn.hpp"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -22,7 +24,8 @@ extern char** environ;
 namespace molt::internal {
 namespace {
 
-// Everything the forked child needs, built before fork so the child only fills in its pid.
+// Everything the child needs, built before it exists: between clone and exec the child runs in
+// the master's memory and may not allocate.
 struct ExecImage {
   std::vector<std::string> args;
   std::vector<std::string> env;
@@ -60,36 +63,98 @@ std::vector<std::string> inherited_env() {
   return env;
 }
 
-// In the forked child: clear what the master set up for itself.
+// In the child: the master's signal handling undone. Dispositions first, then the mask: a signal
+// the master blocks must not reach a handler while the child still shares its memory.
 void reset_signals() {
+  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
 }
 
-// On failure the errno goes up `report` (close-on-exec: a successful exec closes it empty).
-[[noreturn]] void exec_or_die(const ExecImage& image, const std::string& path, int report) {
-  ::execve(path.c_str(), image.argv.data(), image.envp.data());
-  int cause = errno;
-  (void)!::write(report, &cause, sizeof cause);
+// `pid` in decimal at `out`, NUL-terminated, without allocating. `out` has room for 21 bytes.
+void write_decimal(char* out, pid_t pid) {
+  char digits[20];
+  int n = 0;
+  auto value = static_cast<unsigned long>(pid);
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (n > 0) *out++ = digits[--n];
+  *out = '\0';
+}
+
+// What the child does between clone and exec; runs in the master's memory (only syscalls, and
+// writes to what the parent prepared for it).
+struct ChildSetup {
+  const ExecImage* image = nullptr;
+  const char* path = nullptr;
+  std::optional<int> nice;
+  int death_signal = SIGKILL;
+  pid_t master = 0;
+  const std::vector<Listener>* listeners = nullptr;  // moved to fds 3.., the rest close at exec
+  int* moved = nullptr;                              // room for one fd per listener
+  char* listen_pid = nullptr;                        // the LISTEN_PID value, filled in by the child
+  bool devnull_stdout = false;
+  int exec_errno = 0;  // read by the parent once the child has exec'd or exited
+};
+
+// The child's side. Never returns: exec, or _exit with the cause in `setup.exec_errno`. Not
+// instrumented by AddressSanitizer: it runs on a stack of its own that ASan does not know.
+[[gnu::no_sanitize_address]] int run_child(void* arg) {
+  auto& setup = *static_cast<ChildSetup*>(arg);
+  // The group is the child's before the parent resumes, so the master can signal it at once.
+  ::setpgid(0, 0);
+  if (setup.nice) ::setpriority(PRIO_PROCESS, 0, *setup.nice);  // one thread here
+  reset_signals();
+  ::prctl(PR_SET_PDEATHSIG, setup.death_signal);
+  if (::getppid() != setup.master) _exit(1);  // the master died before prctl took effect
+  const std::size_t count = setup.listeners ? setup.listeners->size() : 0;
+  // Move the listeners out of the way first: one may already sit on a target fd number.
+  for (std::size_t i = 0; i < count; ++i) {
+    setup.moved[i] = ::fcntl((*setup.listeners)[i].fd, F_DUPFD_CLOEXEC, 64);
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (setup.moved[i] < 0 || ::dup2(setup.moved[i], env::kFirstListenFd + static_cast<int>(i)) < 0)
+      _exit(126);
+  }
+  int devnull = ::open("/dev/null", (setup.devnull_stdout ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (devnull == 0) {
+    ::fcntl(0, F_SETFD, 0);
+  } else if (devnull > 0) {
+    ::dup2(devnull, 0);  // fd 0 loses close-on-exec; the copy closes at exec
+  }
+  if (setup.devnull_stdout && devnull >= 0) ::dup2(devnull, 1);
+  // fds 0-2 and the listeners, nothing else: whatever the master or its own parent had open
+  // closes at exec.
+  ::close_range(static_cast<unsigned>(env::kFirstListenFd + static_cast<int>(count)), ~0U,
+                CLOSE_RANGE_CLOEXEC);
+  if (setup.listen_pid) write_decimal(setup.listen_pid, ::getpid());
+  ::execve(setup.path, setup.image->argv.data(), setup.image->envp.data());
+  setup.exec_errno = errno;
   _exit(127);
 }
 
-void fill_pid(std::string& entry, pid_t pid) {
-  entry = assignment(env::kListenPid, std::to_string(pid));
-}
-
-// fork(), the child leading a process group of its own. Both sides set it: whichever runs first,
-// the group exists before the master can signal it (the parent's call may fail once the child
-// has exec'd, which is fine). nullopt with `error` when fork fails; 0 in the child.
-std::optional<pid_t> fork_group_leader(std::string& error) {
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
+// Starts run_child(setup) as a process that shares the master's memory until it execs, and
+// waits for that exec (or its exit): no copy of the master's page tables, and none of the
+// copy-on-write faults a fork leaves the master to take while the new child starts.
+std::optional<pid_t> clone_and_exec(ChildSetup& setup, std::string& error) {
+  constexpr std::size_t kStackSize = 256 * 1024;  // run_child and libc's calls, sanitizers too
+  void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    error = std::string("mmap: ") + std::strerror(errno);
     return std::nullopt;
   }
-  ::setpgid(pid, pid);  // in the child, setpgid(0, 0)
+  pid_t pid = ::clone(run_child, static_cast<char*>(stack) + kStackSize,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+  int cause = errno;
+  ::munmap(stack, kStackSize);
+  if (pid < 0) {
+    error = std::string("clone: ") + std::strerror(cause);
+    return std::nullopt;
+  }
   return pid;
 }
 
@@ -130,58 +195,28 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
   image.env.push_back(assignment(env::kGeneration, std::to_string(request.generation)));
   image.env.push_back(assignment(env::kMasterPid, std::to_string(::getpid())));
   image.listen_pid_index = image.env.size();
-  image.env.push_back(assignment(env::kListenPid, ""));
-  pid_t master = ::getpid();
+  image.env.push_back(assignment(env::kListenPid, std::string(20, '0')));  // the child's pid
+  image.finalize();
 
-  Pipe report = Pipe::open();
-  if (!report.read) {
-    error = std::string("pipe: ") + std::strerror(errno);
+  std::vector<int> moved(request.listeners.size(), -1);
+  ChildSetup setup{.image = &image,
+                   .path = request.path.c_str(),
+                   .nice = request.nice,
+                   .death_signal = request.drain_signal,
+                   .master = ::getpid(),
+                   .listeners = &request.listeners,
+                   .moved = moved.data(),
+                   .listen_pid = image.envp[image.listen_pid_index] +
+                                 std::char_traits<char>::length(env::kListenPid) + 1};
+  std::optional<pid_t> pid = clone_and_exec(setup, error);
+  if (pid && setup.exec_errno != 0) {
+    // A binary that cannot run at all (wrong architecture, not executable) is said here, with
+    // its cause. Its exit is reaped like any other.
+    error = "exec " + request.path + ": " + std::strerror(setup.exec_errno);
+    exec_failed = true;
     return std::nullopt;
   }
-  std::optional<pid_t> pid = fork_group_leader(error);
-  if (!pid) return std::nullopt;
-  if (*pid > 0) {
-    // Until the exec happened or failed: a binary that cannot run at all (wrong architecture,
-    // not executable) is said here, with its cause. Its exit is reaped like any other.
-    report.write.reset();
-    int cause = 0;
-    ssize_t n;
-    do {
-      n = ::read(report.read.get(), &cause, sizeof cause);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof cause)) {
-      error = "exec " + request.path + ": " + std::strerror(cause);
-      exec_failed = true;
-      return std::nullopt;
-    }
-    return pid;
-  }
-  report.read.reset();
-
-  // Child. The master is single-threaded, so everything here is safe after fork.
-  if (request.nice) ::setpriority(PRIO_PROCESS, 0, *request.nice);  // one thread here
-  reset_signals();
-  ::prctl(PR_SET_PDEATHSIG, request.drain_signal);
-  if (::getppid() != master) _exit(1);  // the master died before prctl took effect
-  // Move the listeners out of the way first: one may already sit on a target fd number.
-  std::vector<int> moved;
-  for (const Listener& l : request.listeners) moved.push_back(::fcntl(l.fd, F_DUPFD_CLOEXEC, 64));
-  for (std::size_t i = 0; i < moved.size(); ++i) {
-    if (moved[i] < 0 || ::dup2(moved[i], env::kFirstListenFd + static_cast<int>(i)) < 0) _exit(126);
-  }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull == 0) {
-    ::fcntl(0, F_SETFD, 0);
-  } else if (devnull > 0) {
-    ::dup2(devnull, 0);  // fd 0 loses close-on-exec; the copy closes at exec
-  }
-  // fds 0-2 and the listeners, nothing else: whatever the master or its own parent had open
-  // closes at exec (the report pipe too, which is how the master learns the exec happened).
-  ::close_range(static_cast<unsigned>(env::kFirstListenFd + static_cast<int>(moved.size())), ~0U,
-                CLOSE_RANGE_CLOEXEC);
-  fill_pid(image.env[image.listen_pid_index], ::getpid());
-  image.finalize();
-  exec_or_die(image, request.path, report.write.get());
+  return pid;
 }
 
 std::optional<pid_t> spawn_command(const std::string& command,
@@ -191,18 +226,9 @@ std::optional<pid_t> spawn_command(const std::string& command,
   image.env = inherited_env();
   image.env.insert(image.env.end(), extra_env.begin(), extra_env.end());
   image.finalize();
-  std::optional<pid_t> pid = fork_group_leader(error);
-  if (!pid || *pid > 0) return pid;
-  reset_signals();
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull >= 0) {
-    ::dup2(devnull, 0);
-    ::dup2(devnull, 1);
-  }
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  ::execve("/bin/sh", image.argv.data(), image.envp.data());
-  _exit(127);
+  ChildSetup setup{
+      .image = &image, .path = "/bin/sh", .master = ::getpid(), .devnull_stdout = true};
+  return clone_and_exec(setup, error);
 }
 
 }  // namespace molt::internal

@@ -1,4 +1,4 @@
-// Starting a child: fork, the environment of protocol/environment.hpp, exec.
+// Starting a child: clone, the environment of protocol/environment.hpp, exec.
 #pragma once
 
 #include <sys/types.h>
@@ -21,14 +21,15 @@ struct SpawnRequest {
   std::optional<int> nice;  // the child's nice value from before exec, else the master's
 };
 
-// Forks and executes a child. Returns its pid, or nullopt with `error` set; `exec_failed` says
-// whether the file itself could not be executed (rather than a pipe or fork failing).
+// Starts a child and returns once it has executed `request.path`. Returns its pid, or nullopt
+// with `error` set; `exec_failed` says whether the file itself could not be executed (rather than
+// the process not being created).
 std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error,
                                  bool& exec_failed);
 
 // Runs `command` with /bin/sh -c in a process group of its own, the environment the children
 // inherit plus `extra_env` ("NAME=value"), stdin and stdout on /dev/null, stderr the master's:
-// readiness commands (--ready exec:). nullopt with `error` when fork fails.
+// readiness commands (--ready exec:). nullopt with `error` when the process cannot be created.
 std::optional<pid_t> spawn_command(const std::string& command,
                                    const std::vector<std::string>& extra_env, std::string& error);
 
