@@ -81,7 +81,8 @@ std::unique_ptr<StagedFile> staged_from_patch(Fetcher& fetcher, const CheckReque
   result.downloaded_bytes = patch.bytes().size();
   std::string error;
   std::optional<MappedFile> old = MappedFile::open(request.bin_path, error);
-  auto staged = std::make_unique<StagedFile>(sys, request.bin_path, request.max_size);
+  auto staged =
+      std::make_unique<StagedFile>(sys, request.bin_path, request.max_size, request.bulk_nice);
   if (!old || !staged->open() || !apply_patch(old->bytes(), patch.bytes(), *staged, error) ||
       !staged->finish()) {
     why_not = what + ": " + (!error.empty() ? error : staged->error()) +
@@ -209,7 +210,8 @@ CheckOutcome run_check(Fetcher& fetcher, const CheckRequest& request, Sys& sys) 
   const bool from_patch = patched != nullptr;
   std::unique_ptr<StagedFile> owned =
       from_patch ? std::move(patched)
-                 : std::make_unique<StagedFile>(sys, request.bin_path, request.max_size);
+                 : std::make_unique<StagedFile>(sys, request.bin_path, request.max_size,
+                                                request.bulk_nice);
   StagedFile& staged = *owned;
   if (!from_patch) {
     if (!staged.open()) return out.done(Kind::kFailed, source + ": " + staged.error());

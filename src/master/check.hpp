@@ -49,6 +49,11 @@ struct CheckRequest {
   // Config::pre_upgrade: a non-empty answer refuses the verified build.
   std::function<std::string(const std::string&, const std::string&)> pre_upgrade;
   std::string host_id;  // draws this host's cohort in staged rollouts (master/cohort.hpp)
+  // The check helper's nice value per phase: a check runs at `check_nice` (the start boost's,
+  // so a build is verified as promptly as it then starts; unset: the helper's own), the bulk of
+  // a large transfer at `bulk_nice` (StagedFile).
+  std::optional<int> check_nice;
+  std::optional<int> bulk_nice;
 };
 
 struct CheckOutcome {

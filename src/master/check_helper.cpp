@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,14 +123,18 @@ void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
     sig::detail::load_crypto_ahead();
     fetcher_.load_ahead();
   }
-  // At the master's priority: a check is prompt under load. A large transfer lowers it for its
-  // bulk (StagedFile), and the helper exits after any transfer, so the next one starts here again.
+  // Waits at the master's priority; a check runs at request.check_nice, so that it is prompt
+  // under load. A large transfer lowers it for its bulk (StagedFile), and the helper exits after
+  // any transfer, so the next one starts here again.
+  const int waiting_nice = ::getpriority(PRIO_PROCESS, 0);
   CheckRequest request = fixed_;
   std::string buffer;
   while (std::optional<std::string> changes = read_frame(request_fd, buffer)) {
     CheckOutcome outcome;
     if (decode_changes(*changes, request)) {
+      if (request.check_nice) ::setpriority(PRIO_PROCESS, 0, *request.check_nice);
       outcome = run_check(fetcher_, request, real_sys());
+      if (request.check_nice) ::setpriority(PRIO_PROCESS, 0, waiting_nice);
     } else {
       outcome.kind = CheckOutcome::Kind::kFailed;
       outcome.message = "check helper: garbled request";

@@ -2,10 +2,12 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -70,7 +72,10 @@ Master::Master(MasterSetup setup)
                                   .allow_downgrade = setup_.config.allow_downgrade,
                                   .max_size = setup_.config.http.max_size,
                                   .pre_upgrade = setup_.config.pre_upgrade,
-                                  .host_id = host_id_or_machine_id(setup_.config.host_id)});
+                                  .host_id = host_id_or_machine_id(setup_.config.host_id),
+                                  .check_nice = start_boost_.child_nice(),
+                                  .bulk_nice = std::min(
+                                      19, ::getpriority(PRIO_PROCESS, 0) + StagedFile::kBulkNice)});
   }
 }
 

@@ -172,7 +172,7 @@ void Master::spawn(const Supervisor::Action& action) {
     }
     record_child_groups();
   }
-  // Only a file that would not exec is the build's fault; a socket, pipe or fork that failed
+  // Only a file that would not exec is the build's fault; a socket or clone that failed
   // here is the machine's, and the build is tried again.
   apply(supervisor_.spawned(pid, build_id, Clock::now(), error, pid || exec_failed));
 }

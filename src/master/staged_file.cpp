@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -254,8 +255,9 @@ void remove_staged_leftovers(const std::string& bin_path, const std::string& kee
   }
 }
 
-StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size)
-    : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size) {}
+StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size,
+                       std::optional<int> bulk_nice)
+    : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size), bulk_nice_(bulk_nice) {}
 
 StagedFile::~StagedFile() {
   flusher_.reset();  // joins the threads
@@ -326,7 +328,7 @@ bool StagedFile::write_block() {
     written_ += static_cast<std::uint64_t>(n);
   }
   if (!yielded_ && written_ >= kYieldAfter) {
-    lower_priority(kBulkNice);
+    lower_priority_to(bulk_nice_.value_or(::getpriority(PRIO_PROCESS, 0) + kBulkNice));
     yielded_ = true;
   }
   if (!flusher_ && written_ >= Flusher::kSyncEvery) {

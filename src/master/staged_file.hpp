@@ -9,6 +9,7 @@
 #include <memory>
 #include <molt/fetcher.hpp>
 #include <molt/signature.hpp>
+#include <optional>
 #include <string>
 
 #include "util/sys.hpp"
@@ -27,9 +28,10 @@ class Flusher;      // the thread that fsyncs the file as it grows (staged_file.
 // write(2) or fsync may be reported by a later write() or by finish(). The file is removed on
 // destruction unless release() was called.
 //
-// Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) by
-// kBulkNice levels, for good. A check runs at the master's priority until then, so that a
-// build of usual size is verified and started promptly even while the serving children
+// Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) to
+// `bulk_nice` (the master's nice + kBulkNice; without it, its own + kBulkNice), for good. A check
+// runs at a higher priority until then (the master's, or the start boost's above it), so that
+// a build of usual size is verified and started promptly even while the serving children
 // saturate the CPU (a nice-10 helper took a median 283 ms there to verify a 2.3 MiB build that
 // takes it under 20 ms idle);
 // the bulk of a large artifact, hashed and written at full speed, would take that CPU from them
@@ -40,7 +42,8 @@ class StagedFile final : public Sink {
   static constexpr std::uint64_t kYieldAfter = 16 << 20;
   static constexpr int kBulkNice = 10;
 
-  StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size);
+  StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size,
+             std::optional<int> bulk_nice = std::nullopt);
   ~StagedFile() override;
   StagedFile(const StagedFile&) = delete;
   StagedFile& operator=(const StagedFile&) = delete;
@@ -65,6 +68,7 @@ class StagedFile final : public Sink {
   Sys& sys_;
   std::string bin_path_;
   std::uint64_t max_size_;
+  std::optional<int> bulk_nice_;
   std::string path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;     // bytes taken
@@ -77,7 +81,7 @@ class StagedFile final : public Sink {
   sig::Digest digest_{};
   std::string error_;
   bool released_ = false;
-  bool yielded_ = false;  // lower_priority() done
+  bool yielded_ = false;  // lower_priority_to() done
 };
 
 // Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX"), but

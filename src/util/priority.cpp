@@ -14,7 +14,7 @@
 
 namespace molt::internal {
 
-void lower_priority(int steps) {
+void lower_priority_to(int nice) {
   std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir("/proc/self/task"), ::closedir);
   if (!tasks) return;
   while (dirent* entry = ::readdir(tasks.get())) {
@@ -24,7 +24,7 @@ void lower_priority(int steps) {
     errno = 0;
     int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
     if (errno != 0) continue;  // the thread has just ended
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, now + steps));
+    if (now < nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice));
   }
 }
 

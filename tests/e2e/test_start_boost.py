@@ -1,16 +1,21 @@
 """A new child starts 10 nice levels above the master (--start-boost), so that on a saturated
 CPU its start is not spread thin among the serving child's threads; it is back at the master's
 priority, every thread of it, once it is ready or has used 100 ms of CPU (--start-boost-cpu).
-Raising a priority needs CAP_SYS_NICE or RLIMIT_NICE: without either, children start at the
-master's priority and the master says why once. The fixture reports the nice value it had when
-its serve() began: a sanitizer build uses more than 100 ms of CPU before that, so the tests that
-look at it give the boost a larger budget."""
+The check that comes before it runs at the same boost, and the bulk of a large transfer 10
+levels below the master. Raising a priority needs CAP_SYS_NICE or RLIMIT_NICE: without either,
+children start at the master's priority and the master says why once. The fixture reports the
+nice value it had when its serve() began: a sanitizer build uses more than 100 ms of CPU before
+that, so the tests that look at it give the boost a larger budget."""
+import glob
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import unittest
 
-from harness import Service
+from harness import Service, children_of, hello_build, wait_until
+from http_peers import publish, served_folder
 
 WITHOUT_CAP_SYS_NICE = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
 
@@ -61,6 +66,41 @@ class StartBoost(unittest.TestCase):
         j, _ = svc.log.wait_for(r"child %d \(build v1\) is ready" % spinning, mark, timeout=60)
         self.assertGreater(j, i)  # the CPU budget ended the boost, not the child's READY=1
         self.assertEqual(svc.id()["start_nice"], max(-20, base - 10))
+
+    def stalled_check(self, build):
+        """A master at an HTTP source whose answer for the artifact stalls halfway: `build` is
+        published and being downloaded. Returns (service, its check helper's pid, the staged
+        file's path)."""
+        root, server = served_folder(self)
+        svc = Service(self, source=server.url("/app"), interval="1s")
+        child = svc.id()["pid"]
+        server.set_mode("/app", "stall")  # half the body, then silence
+        publish(svc, build, root)
+        staged = lambda: glob.glob(os.path.join(svc.dir, ".app.molt-*"))
+        wait_until(staged, "the download to begin")
+        helpers = [p for p in children_of(svc.proc.pid) if p != child]
+        self.assertEqual(len(helpers), 1)
+        self.addCleanup(os.kill, helpers[0], signal.SIGKILL)
+        return svc, helpers[0], staged()[0]
+
+    def test_a_check_runs_at_the_start_boost(self):
+        svc, helper, _ = self.stalled_check("v2")
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        self.assertEqual(set(thread_nices(helper)), {max(-20, base - 10)})
+
+    def test_the_bulk_of_a_large_transfer_runs_below_the_master(self):
+        # 40 MiB: the stall (at half) comes after StagedFile::kYieldAfter (16 MiB).
+        folder = tempfile.mkdtemp(prefix="molt-e2e-large-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        large = os.path.join(folder, "app")
+        shutil.copy(hello_build("v2"), large)
+        with open(large, "ab") as f:
+            f.write(b"\0" * (40 << 20))
+        svc, helper, staged = self.stalled_check(large)
+        base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
+        wait_until(lambda: os.path.getsize(staged) >= (17 << 20), "16 MiB to be staged")
+        wait_until(lambda: set(thread_nices(helper)) == {min(19, base + 10)},
+                   "every thread of the helper to be 10 levels below the master")
 
     def test_without_cap_sys_nice_children_start_at_the_masters_priority(self):
         svc = Service(self, wrapper=WITHOUT_CAP_SYS_NICE)
