@@ -570,8 +570,9 @@ def section_prompt(md, ul, lat, targets):
         "From the publish (the binary's rename into place) to the first answer from the new "
         "build: idle, the file-drop row above (a prober alone on the machine); **under load**, "
         "in the runs of section 1 (the first new-build answer the load client got: the CPU is "
-        "saturated by the client and the serving child). The check helper runs at the master's "
-        "priority and lowers itself by 10 nice levels for the bulk of a transfer beyond %s MiB "
+        "saturated by the client and the serving child). The check helper runs a check at the "
+        "start boost's priority (10 nice levels above the master; the bench runs as root) and "
+        "drops to 10 levels below the master for the bulk of a transfer beyond %s MiB "
         "(`StagedFile::kYieldAfter`), so a build of usual size is checked promptly. **Before**: "
         "the same script on commit 993b354, when the helper ran 10 nice levels below the master "
         "for its whole life and `molt::HttpServer` started no thread before READY "
@@ -648,7 +649,8 @@ def why(ul, fp, tr, lat, targets):
             "requests, and from the single-threaded client, whose own delays are part of every "
             "latency it records (`perf sched` in one window: the client fell from 90%% to 74%% "
             "of a core during the check). In a molt window that is: the check helper (at the "
-            "master's priority for a build of usual size: it reads and hashes the build in one "
+            "start boost's priority, 10 nice levels above the serving child, for a build of "
+            "usual size: it reads and hashes the build in one "
             "pass into a staged file, fsyncs and verifies it; %s ms of CPU per upgrade idle "
             "(section 4; `perf record` put it at about 20 ms per check before the helper "
             "hashed builds under 8 MiB inline and loaded libcrypto ahead), then the new "
@@ -669,11 +671,13 @@ def why(ul, fp, tr, lat, targets):
             "check helper did before (10 nice levels down for its whole life): its phase's p99 "
             "stayed nearer the steady one, and a file drop then took up to 1.2 s to reach "
             "clients under keep-alive load (section 4, \"Publish to answer under load\"). molt "
-            "now checks a build of usual size at the master's priority and yields only for the "
-            "bulk of a large one, and starts the new child at a higher one: the same CPU taken "
-            "in a shorter span, which an interleaved A/B (3 runs each, before this bench) put "
-            "at a third more on the window p99 and about half the keep-alive publish to "
-            "answer.\n" % (
+            "now checks a build of usual size and starts the new child 10 levels above the "
+            "serving child, and yields only for the bulk of a large transfer: the same CPU "
+            "taken in a shorter span. Interleaved A/Bs (3 runs each, before this bench) put the "
+            "start boost at a third more on the window p99 for about half the keep-alive "
+            "publish to answer, and the check at the same boost at about a tenth more on the "
+            "window p99 (its own phase's p99 about doubled with new connections) for a fifth "
+            "less publish to answer (keep-alive 94 -> 76 ms, new connection 51 -> 39 ms).\n" % (
                 fmt(c.median([med(v["runs"], "upgrades") for v in molt]), 0),
                 fmt(c.median([med(v["runs"], "windows", "n") for n, v in cf.items()
                               if v["server"] == "molt"]), 0),
@@ -704,8 +708,8 @@ def why(ul, fp, tr, lat, targets):
         out.append(
             "**Publish to answer under load.** Idle, a file drop answers after %s ms (%s ms to "
             "a verified build, %s ms of the child's own start). Under the saturating load the "
-            "phases stretch (medians: %s). The check is at the master's priority and costs "
-            "about half the CPU it did (section 4); what "
+            "phases stretch (medians: %s). The check runs at the start boost's priority and "
+            "costs about half the CPU it did (section 4); what "
             "remains is mostly the new child's own start: the hello child loads 12 shared "
             "libraries (Debian's cpp-httplib brings OpenSSL, zlib and brotli with it) and "
             "relocates them, where the statically linked Go server under `molt run` started in "
