@@ -17,7 +17,6 @@
 #include <iterator>
 
 #include "protocol/environment.hpp"
-#include "util/fd.hpp"
 
 extern char** environ;
 
