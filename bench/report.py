@@ -541,6 +541,21 @@ def section_latency(md, lat, targets):
             fmt(m["child_start_ms"]), fmt(m["ready_to_answer_ms"]), fmt(m["molt_overhead_ms"]),
             fmt(r.get("check_cpu_ms_per_upgrade"))))
     md.append("")
+    split = start_split(lat)
+    if split:
+        md.append(
+            "**The child's own start, split** (every upgrade of the three modes, medians): its "
+            "main thread used %s ms of CPU before `main()` (the exec, the dynamic loader mapping "
+            "%d shared libraries and applying %s relocations, %s of them relative, and the "
+            "libraries' constructors) and %s ms from `main()` to its `serve()` (flags, molt's "
+            "child setup); the rest of the %s ms, about %s ms, is `molt::HttpServer` starting "
+            "its first 16 threads and READY=1. The libraries are Debian's: its cpp-httplib is "
+            "a shared library built with OpenSSL, zlib and brotli, so every program that "
+            "serves with it loads and relocates libssl and libcrypto (%s) and runs OpenSSL's "
+            "initialisation at load, whether it serves TLS or not.\n" % (
+                fmt(split["before_main"]), len(split["libraries"]),
+                split["relocations"], split["relative"], fmt(split["main_to_serve"]),
+                fmt(split["start"], 0), fmt(split["rest"], 0), ", ".join(split["libraries"])))
     f = lat["modes"].get("file")
     if f:
         targets.append(("file-drop upgrade latency within 50 ms plus the child's own start time",
@@ -548,6 +563,38 @@ def section_latency(md, lat, targets):
                             fmt(f["median"]["latency_ms"]), fmt(f["median"]["child_start_ms"]),
                             fmt(f["median"]["molt_overhead_ms"])),
                         f["median"]["molt_overhead_ms"] <= 50))
+
+
+def start_cause(lat):
+    """Where the hello child's start goes, in a clause."""
+    split = start_split(lat)
+    if not split:
+        return ("most of it before `main()`: the hello child loads Debian's cpp-httplib, which "
+                "brings OpenSSL, zlib and brotli with it, and relocates them,")
+    return ("most of it before `main()`: idle, the hello child's main thread used %s of its %s "
+            "ms of CPU and wall time there, loading and relocating %d shared libraries (Debian's "
+            "cpp-httplib brings OpenSSL, zlib and brotli with it; %s relocations) and running "
+            "their constructors, then %s ms to its `serve()` and about %s ms for its threads "
+            "(section 4);" % (fmt(split["before_main"]), fmt(split["start"], 0),
+                              len(split["libraries"]),
+                              split["relocations"] + split["relative"],
+                              fmt(split["main_to_serve"]), fmt(split["rest"], 0)))
+
+
+def start_split(lat):
+    """The new child's start (upgrade_latency.py): CPU before main() and from main() to serve(),
+    the rest of its wall time; with the loader's statistics. None when not measured."""
+    runs = [r for m in (lat or {}).get("modes", {}).values() for r in m["runs"]
+            if "child_cpu_before_main_ms" in r]
+    loader = (lat or {}).get("loader")
+    if not runs or not loader:
+        return None
+    before = c.median([r["child_cpu_before_main_ms"] for r in runs])
+    to_serve = c.median([r["child_cpu_main_to_serve_ms"] for r in runs])
+    start = c.median([r["child_start_ms"] for r in runs])
+    return {"before_main": before, "main_to_serve": to_serve, "start": start,
+            "rest": start - before - to_serve, "libraries": loader["libraries"],
+            "relocations": loader["relocations"], "relative": loader["relative_relocations"]}
 
 
 BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline",
@@ -710,9 +757,8 @@ def why(ul, fp, tr, lat, targets):
             "a verified build, %s ms of the child's own start). Under the saturating load the "
             "phases stretch (medians: %s). The check runs at the start boost's priority and "
             "costs about half the CPU it did (section 4); what "
-            "remains is mostly the new child's own start: the hello child loads 12 shared "
-            "libraries (Debian's cpp-httplib brings OpenSSL, zlib and brotli with it) and "
-            "relocates them, where the statically linked Go server under `molt run` started in "
+            "remains is mostly the new child's own start, %s where the statically linked Go "
+            "server under `molt run` started in "
             "%s ms (median) under the same load. Linux shares the CPU per thread: the "
             "new child's one starting thread competes with the serving child's busy threads and "
             "the client. It starts 10 nice levels up (`--start-boost`, here as root) and still "
@@ -721,7 +767,7 @@ def why(ul, fp, tr, lat, targets):
             "`cpu.weight`, where a cgroup subtree is delegated to molt, would let the new child "
             "compete as a whole: not done.\n" % (
                 fmt(idle.get("latency_ms"), 0), fmt(idle.get("to_verified_ms"), 0),
-                fmt(idle.get("child_start_ms"), 0), "; ".join(parts),
+                fmt(idle.get("child_start_ms"), 0), "; ".join(parts), start_cause(lat),
                 fmt(c.median(go_starts), 0) if go_starts else "?"))
     if any(n.startswith("keep-alive clients") for n in missed):
         out.append(
@@ -969,7 +1015,9 @@ def section_throughput(md, tp, targets):
         "and pool size, TCP_NODELAY on), a stdlib-only Go net/http server "
         "(`bench/servers/plain_go.go`) and nginx (2 workers, `return 200`). `wrk -t%d -c%d "
         "--latency`, %d s per measurement, keep-alive and with `Connection: close`; client and "
-        "servers share the %s cores. %d round(s), the servers interleaved in each; medians, and "
+        "servers share the %s cores, each server in a session of its own (the kernel's "
+        "autogroups are on: a server shares the CPU with wrk as a whole, not thread by thread; "
+        "before 2026-12-05 the plain servers ran in wrk's session). %d round(s), the servers interleaved in each; medians, and "
         "the ratios are of the medians. Server CPU is the server's own threads' (schedstat) per "
         "request. Measured on %s; the 1-min load average before each measurement: %s.\n" % (
             tp["body_bytes"], tp["threads"], tp["connections"], tp["seconds"], os.cpu_count(),

@@ -7,15 +7,23 @@ rename into place) to the first answer from the new BuildID, for three ways of n
 A prober opens a new connection per request (one every ~1 ms) and stops at the first answer
 from the new build. The master's log splits the time: publish -> verified (notice, fetch,
 hash, fsync, verify, in the check helper), verified -> child started (from the staged file),
-started -> ready (the child's own start; the install, a rename, follows READY=1).
+started -> ready (the child's own start; the install, a rename, follows READY=1). The new child
+(tests/fixtures/hello) says how much CPU its main thread used before main() (its exec, the
+dynamic loader, the libraries' constructors) and from main() to its serve(); the rest of its
+start is molt::HttpServer's threads and READY=1. The loader's own statistics (LD_DEBUG) count
+the libraries and relocations behind the first part.
 Writes OUT/upgrade_latency.json.
 """
 import os
+import json
 import random
+import re
 import signal
 import socket
+import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
@@ -78,6 +86,8 @@ def measure(mode):
                 os.kill(svc.pid, signal.SIGHUP)
             t1, probes = first_answer_from(svc.port, nxt)
             t = svc.wait_upgrade(nxt, mark)
+            with urllib.request.urlopen("http://127.0.0.1:%d/id" % svc.port, timeout=5) as r:
+                start_cpu = json.load(r)["start_cpu_ms"]
             latency = (t1 - t0) * 1000
             child_start = (t["ready"] - t["started"]) * 1000
             runs.append({
@@ -87,6 +97,8 @@ def measure(mode):
                 "child_start_ms": round(child_start, 1),
                 "ready_to_answer_ms": round((t1 - t["ready"]) * 1000, 1),
                 "molt_overhead_ms": round(latency - child_start, 1),
+                "child_cpu_before_main_ms": round(start_cpu["before_main"], 2),
+                "child_cpu_main_to_serve_ms": round(start_cpu["main_to_serve"], 2),
                 "probes": probes,
             })
             nxt = "v1" if nxt == "v2" else "v2"
@@ -132,9 +144,25 @@ def reference_steps():
             "binary_bytes": os.path.getsize(c.hello_build("v2"))}
 
 
+def loader_statistics():
+    """What the dynamic loader does before the fixture's main(): the shared libraries it maps
+    and the relocations it applies (glibc's LD_DEBUG=statistics, on a run that prints --help)."""
+    exe = c.hello_build("v2")
+    env = dict(os.environ, LD_DEBUG="statistics")
+    p = subprocess.run([exe, "--help"], env=env, capture_output=True, text=True)
+    def count(label):
+        m = re.search(r"\b%s:\s+(\d+)" % label, p.stderr)
+        return int(m.group(1)) if m else None
+    ldd = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
+    libs = sorted({m.group(1) for m in re.finditer(r"^\s*(\S+\.so[.\d]*) =>", ldd, re.M)})
+    return {"libraries": libs, "relocations": count("number of relocations"),
+            "relative_relocations": count("number of relative relocations")}
+
+
 def main():
     results = {"runs": RUNS, "modes": {}}
     results["reference_steps"] = reference_steps()
+    results["loader"] = loader_statistics()
     for mode in ("file", "http-1s", "http-sighup"):
         results["modes"][mode] = measure(mode)
         c.write_json("upgrade_latency.json", results)
