@@ -39,8 +39,12 @@ class Plain:
 
     def __init__(self, program, body):
         self.port = c.free_port()
+        # A session of its own, as molt's master and the daemonised nginx have: with the
+        # kernel's autogroups on, a server in wrk's session would share its CPU with wrk thread
+        # by thread, and the others compete with wrk as a whole.
         self.proc = subprocess.Popen([os.path.join(BIN, program), str(self.port), body],
-                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     start_new_session=True)
         if self.proc.stdout.readline().strip() != "listening":
             self.proc.kill()
             self.proc.wait()
