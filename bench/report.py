@@ -545,17 +545,20 @@ def section_latency(md, lat, targets):
     if split:
         md.append(
             "**The child's own start, split** (every upgrade of the three modes, medians): its "
-            "main thread used %s ms of CPU before `main()` (the exec, the dynamic loader mapping "
-            "%d shared libraries and applying %s relocations, %s of them relative, and the "
-            "libraries' constructors) and %s ms from `main()` to its `serve()` (flags, molt's "
-            "child setup); the rest of the %s ms, about %s ms, is `molt::HttpServer` starting "
-            "its first 16 threads and READY=1. The libraries are Debian's: its cpp-httplib is "
-            "a shared library built with OpenSSL, zlib and brotli, so every program that "
-            "serves with it loads and relocates libssl and libcrypto (%s) and runs OpenSSL's "
-            "initialisation at load, whether it serves TLS or not.\n" % (
+            "main thread used %s ms of CPU before `main()`: the exec, the dynamic loader mapping "
+            "%d shared libraries (%s) and applying %s symbol and %s relative relocations, and "
+            "the libraries' constructors. Then %s ms of CPU from `main()` to its `serve()` "
+            "(flags, molt's child setup). The rest of its %s ms start, about %s ms of wall "
+            "time, is `molt::HttpServer` starting its first 16 threads, READY=1 and time off the "
+            "CPU. Most of the libraries come with Debian's cpp-httplib, a shared library built "
+            "with OpenSSL, zlib and brotli: every program that serves with it loads and "
+            "relocates libssl and libcrypto and runs OpenSSL's initialisation at load, whether "
+            "it serves TLS or not. molt links neither (it loads libcrypto and libcurl with "
+            "dlopen where it needs them), and a program that serves without cpp-httplib (the Go "
+            "and C examples) does not pay it.\n" % (
                 fmt(split["before_main"]), len(split["libraries"]),
-                split["relocations"], split["relative"], fmt(split["main_to_serve"]),
-                fmt(split["start"], 0), fmt(split["rest"], 0), ", ".join(split["libraries"])))
+                ", ".join(split["libraries"]), split["relocations"], split["relative"],
+                fmt(split["main_to_serve"]), fmt(split["start"], 0), fmt(split["rest"], 0)))
     f = lat["modes"].get("file")
     if f:
         targets.append(("file-drop upgrade latency within 50 ms plus the child's own start time",
@@ -571,14 +574,13 @@ def start_cause(lat):
     if not split:
         return ("most of it before `main()`: the hello child loads Debian's cpp-httplib, which "
                 "brings OpenSSL, zlib and brotli with it, and relocates them,")
-    return ("most of it before `main()`: idle, the hello child's main thread used %s of its %s "
-            "ms of CPU and wall time there, loading and relocating %d shared libraries (Debian's "
-            "cpp-httplib brings OpenSSL, zlib and brotli with it; %s relocations) and running "
-            "their constructors, then %s ms to its `serve()` and about %s ms for its threads "
-            "(section 4);" % (fmt(split["before_main"]), fmt(split["start"], 0),
-                              len(split["libraries"]),
-                              split["relocations"] + split["relative"],
-                              fmt(split["main_to_serve"]), fmt(split["rest"], 0)))
+    return ("most of it before `main()`: of the hello child's %s ms start (idle, section 4), "
+            "its main thread used %s ms of CPU before `main()`, loading and relocating %d "
+            "shared libraries (Debian's cpp-httplib brings OpenSSL, zlib and brotli with it) "
+            "and running their constructors, %s ms from there to its `serve()`; about %s ms of "
+            "wall time went to its first threads and READY=1;" % (
+                fmt(split["start"], 0), fmt(split["before_main"]), len(split["libraries"]),
+                fmt(split["main_to_serve"]), fmt(split["rest"], 0)))
 
 
 def start_split(lat):
@@ -1110,10 +1112,15 @@ def main():
     section_fleet(body, load("fleet.json"), targets, plot_dir, rel)
     section_throughput(body, load("throughput.json"), targets)
 
+    only = " --only " + meta["only"] if meta.get("only") else ""
+    earlier = meta.get("earlier")
     md = ["# molt benchmarks: results\n",
-          "Written by `bench/run.sh%s` on %s in %s (%s). Do not edit by hand: rerun `bench/run.sh`."
-          "\n" % (" --quick" if c.QUICK else "", meta.get("date", "?"),
-                  meta.get("total", "?"), meta.get("commit", "?"))]
+          "Written by `bench/run.sh%s%s` on %s in %s (%s)%s. Do not edit by hand: rerun "
+          "`bench/run.sh`.\n" % (
+              " --quick" if c.QUICK else "", only, meta.get("date", "?"), meta.get("total", "?"),
+              meta.get("commit", "?"),
+              "; the other sections are from the full run of %s (%s)" % (
+                  earlier.get("date", "?"), earlier.get("commit", "?")) if earlier else "")]
     mc = meta.get("machine", {})
     loads = []
     lp = os.path.join(c.OUT, "loadavg.txt")

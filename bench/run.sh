@@ -128,9 +128,18 @@ sys.path.insert(0, "$HERE")
 import common as c
 commit = subprocess.run(["git", "-C", "$REPO", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 dirty = subprocess.run(["git", "-C", "$REPO", "status", "--porcelain", "--", "src", "fetchers", "examples", "tests/fixtures"], capture_output=True, text=True).stdout.strip()
-c.write_json("meta.json", {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-             "nice": "${BENCH_NICE:-}",
-             "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/, examples/ or tests/fixtures/" if dirty else "")})
+meta = {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "nice": "${BENCH_NICE:-}",
+        "commit": "commit %s%s" % (commit, " with uncommitted changes in src/, fetchers/, examples/ or tests/fixtures/" if dirty else "")}
+# A run of some sections keeps the others' figures: RESULTS.md says which run wrote those.
+if "$ONLY" != "$ALL":
+    import os
+    meta["only"] = "$ONLY"
+    old = os.path.join(c.OUT, "meta.json")
+    if os.path.exists(old):
+        prev = json.load(open(old))
+        meta["earlier"] = prev.get("earlier") or {k: prev.get(k) for k in ("date", "commit")}
+c.write_json("meta.json", meta)
 EOF
 has() { [[ ",$ONLY," == *",$1,"* ]]; }
 has load && { say "== 1. upgrade under load"; python3 "$HERE/upgrade_under_load.py"; }
