@@ -656,7 +656,7 @@ def section_prompt(md, ul, lat, targets):
     md.append("")
 
 
-def why(ul, fp, tr, lat, targets):
+def why(ul, fp, tr, lat, tp, targets):
     """Why each missed target was missed: the figures of this run that show the cause, and where
     in molt's code it lies (found by reading the code and by the measurements below)."""
     missed = {name for name, _, ok in targets if not ok}
@@ -771,6 +771,24 @@ def why(ul, fp, tr, lat, targets):
                 fmt(idle.get("latency_ms"), 0), fmt(idle.get("to_verified_ms"), 0),
                 fmt(idle.get("child_start_ms"), 0), "; ".join(parts), start_cause(lat),
                 fmt(c.median(go_starts), 0) if go_starts else "?"))
+    if any(n.startswith("throughput") for n in missed) and tp:
+        cpu = {name: med(tp["servers"].get(name, {}).get("close", []), "cpu_us_per_request")
+               for name in ("molt", "httplib", "go", "nginx")}
+        out.append(
+            "**Throughput with a new connection per request.** molt's server used %s µs of CPU "
+            "per request, plain cpp-httplib %s, Go %s, nginx %s. Each server runs in a session "
+            "of its own and the kernel's autogroups are on, so a server shares the 2 cores with "
+            "wrk as a whole: one that needs more than its half is held to it, and its rate "
+            "follows its CPU per request (here molt's server used %s cores, Go's %s: "
+            "rate times CPU per request). molt's server, like cpp-httplib's, accepts on one "
+            "thread and hands each connection to a pool thread through a condition variable "
+            "(futex calls and a thread wake-up per connection); Go's runtime serves connections "
+            "on a few threads over epoll. Not changed: worker threads that accept for "
+            "themselves (an epoll set each, the listeners added with EPOLLEXCLUSIVE) would "
+            "remove the hand-off, with the drain reworked around them.\n" % (
+                tuple(fmt(cpu[n], 1) for n in ("molt", "httplib", "go", "nginx")) + tuple(
+                    fmt(med(tp["servers"].get(n, {}).get("close", []), "rps") * cpu[n] / 1e6, 2)
+                    if cpu[n] else "?" for n in ("molt", "go"))))
     if any(n.startswith("keep-alive clients") for n in missed):
         out.append(
             "**Keep-alive migration.** Some connection got more than one answer from the old "
@@ -1141,7 +1159,7 @@ def main():
     for name, value, ok in targets:
         md.append("| %s | %s | %s |" % (name, value, yes(ok)))
     md.append("")
-    md.extend(why(ul, fp, tr, lat, targets))
+    md.extend(why(ul, fp, tr, lat, load("throughput.json"), targets))
     md.extend(body)
     md.append("Raw figures of every run: `bench/out/%s/*.json` (not committed); the master logs "
               "of each run beside them.\n" % os.path.basename(c.OUT.rstrip("/")))
