@@ -783,9 +783,10 @@ def why(ul, fp, tr, lat, tp, targets):
             "rate times CPU per request). molt's server, like cpp-httplib's, accepts on one "
             "thread and hands each connection to a pool thread through a condition variable "
             "(futex calls and a thread wake-up per connection); Go's runtime serves connections "
-            "on a few threads over epoll. Not changed: worker threads that accept for "
-            "themselves (an epoll set each, the listeners added with EPOLLEXCLUSIVE) would "
-            "remove the hand-off, with the drain reworked around them.\n" % (
+            "on a few threads over epoll. Threads that accept for themselves were tried and "
+            "not kept (README, `molt::HttpServer`'s costs): a tenth less CPU per new "
+            "connection, but a serving child that takes the CPU with more threads at once "
+            "slowed the next child's start under this load.\n" % (
                 tuple(fmt(cpu[n], 1) for n in ("molt", "httplib", "go", "nginx")) + tuple(
                     fmt(med(tp["servers"].get(n, {}).get("close", []), "rps") * cpu[n] / 1e6, 2)
                     if cpu[n] else "?" for n in ("molt", "go"))))
