@@ -2,7 +2,7 @@
 # Runs every molt benchmark and writes bench/RESULTS.md (and the PNG plots beside it).
 #
 #   bench/run.sh            the full run (about 27 minutes on 2 cores): bench/RESULTS.md
-#   bench/run.sh --quick    a short run (under 3 minutes) to check the benchmarks work:
+#   bench/run.sh --quick    a short run (about 4 minutes) to check the benchmarks work:
 #                           bench/out/quick/RESULTS.md, nothing committed is touched
 #   bench/run.sh --only NAME[,NAME]   run some of: load, footprint, transfer, latency, fleet,
 #                                     throughput, soak
