@@ -1,0 +1,99 @@
+// The file source's poll: what it reports as changed or not, now that an unchanged file is
+// answered from one stat without being opened.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "fetchers/file.hpp"
+#include "util/memory_sink.hpp"
+
+namespace molt::internal {
+namespace {
+
+namespace fs = std::filesystem;
+using Status = FetchResult::Status;
+
+class FileFetcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/molt-file-fetcher-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    fetcher_.emplace((dir_ / "app").string());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+  FetchResult poll(const Validator& since, std::string* bytes = nullptr) {
+    MemorySink sink(1 << 16, "signature");
+    FetchResult result = fetcher_->poll(since, sink);
+    if (bytes) *bytes = sink.bytes();
+    return result;
+  }
+
+  fs::path dir_;
+  std::optional<FileFetcher> fetcher_;
+};
+
+TEST_F(FileFetcherTest, AnUnchangedSignatureIsNotModifiedAndAChangedOneIsRead) {
+  write(dir_ / "app.minisig", "first");
+  std::string bytes;
+  FetchResult first = poll({}, &bytes);
+  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  EXPECT_EQ(bytes, "first");
+
+  FetchResult again = poll(first.validator, &bytes);
+  EXPECT_EQ(again.status, Status::kNotModified) << again.error;
+  EXPECT_EQ(again.validator, first.validator);
+
+  // Rewritten in place (a new size): read again.
+  write(dir_ / "app.minisig", "rewritten");
+  FetchResult rewritten = poll(first.validator, &bytes);
+  ASSERT_EQ(rewritten.status, Status::kChanged) << rewritten.error;
+  EXPECT_EQ(bytes, "rewritten");
+}
+
+TEST_F(FileFetcherTest, ASignatureRenamedIntoPlaceWithTheSameSizeAndTimeIsRead) {
+  write(dir_ / "app.minisig", "first");
+  FetchResult first = poll({});
+  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  struct stat old {};
+  ASSERT_EQ(::stat((dir_ / "app.minisig").c_str(), &old), 0);
+
+  write(dir_ / "next", "other");
+  const timespec times[2] = {old.st_atim, old.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "next").c_str(), times, 0), 0);
+  fs::rename(dir_ / "next", dir_ / "app.minisig");
+
+  std::string bytes;
+  FetchResult renamed = poll(first.validator, &bytes);
+  ASSERT_EQ(renamed.status, Status::kChanged) << renamed.error;
+  EXPECT_EQ(bytes, "other");
+}
+
+TEST_F(FileFetcherTest, AFifoInPlaceOfTheSignatureIsRefusedEvenAfterAGoodRead) {
+  write(dir_ / "app.minisig", "first");
+  FetchResult first = poll({});
+  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  fs::remove(dir_ / "app.minisig");
+  ASSERT_EQ(::mkfifo((dir_ / "app.minisig").c_str(), 0600), 0);
+
+  FetchResult fifo = poll(first.validator);
+  EXPECT_EQ(fifo.status, Status::kFailed);
+  EXPECT_NE(fifo.error.find("not a regular file"), std::string::npos) << fifo.error;
+}
+
+TEST_F(FileFetcherTest, ASignatureThatGoesAwayIsMissing) {
+  write(dir_ / "app.minisig", "first");
+  FetchResult first = poll({});
+  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  fs::remove(dir_ / "app.minisig");
+  EXPECT_EQ(poll(first.validator).status, Status::kMissing);
+}
+
+}  // namespace
+}  // namespace molt::internal
