@@ -35,6 +35,14 @@ class FileFetcherTest : public ::testing::Test {
     return result;
   }
 
+  // The signature written and read once, as a master's first check does: its validator.
+  Validator read_once() {
+    write(dir_ / "app.minisig", "first");
+    FetchResult first = poll({});
+    EXPECT_EQ(first.status, Status::kChanged) << first.error;
+    return first.validator;
+  }
+
   fs::path dir_;
   std::optional<FileFetcher> fetcher_;
 };
@@ -58,9 +66,7 @@ TEST_F(FileFetcherTest, AnUnchangedSignatureIsNotModifiedAndAChangedOneIsRead) {
 }
 
 TEST_F(FileFetcherTest, ASignatureRenamedIntoPlaceWithTheSameSizeAndTimeIsRead) {
-  write(dir_ / "app.minisig", "first");
-  FetchResult first = poll({});
-  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  const Validator first = read_once();
   struct stat old {};
   ASSERT_EQ(::stat((dir_ / "app.minisig").c_str(), &old), 0);
 
@@ -70,29 +76,25 @@ TEST_F(FileFetcherTest, ASignatureRenamedIntoPlaceWithTheSameSizeAndTimeIsRead) 
   fs::rename(dir_ / "next", dir_ / "app.minisig");
 
   std::string bytes;
-  FetchResult renamed = poll(first.validator, &bytes);
+  FetchResult renamed = poll(first, &bytes);
   ASSERT_EQ(renamed.status, Status::kChanged) << renamed.error;
   EXPECT_EQ(bytes, "other");
 }
 
 TEST_F(FileFetcherTest, AFifoInPlaceOfTheSignatureIsRefusedEvenAfterAGoodRead) {
-  write(dir_ / "app.minisig", "first");
-  FetchResult first = poll({});
-  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  const Validator first = read_once();
   fs::remove(dir_ / "app.minisig");
   ASSERT_EQ(::mkfifo((dir_ / "app.minisig").c_str(), 0600), 0);
 
-  FetchResult fifo = poll(first.validator);
+  FetchResult fifo = poll(first);
   EXPECT_EQ(fifo.status, Status::kFailed);
   EXPECT_NE(fifo.error.find("not a regular file"), std::string::npos) << fifo.error;
 }
 
 TEST_F(FileFetcherTest, ASignatureThatGoesAwayIsMissing) {
-  write(dir_ / "app.minisig", "first");
-  FetchResult first = poll({});
-  ASSERT_EQ(first.status, Status::kChanged) << first.error;
+  const Validator first = read_once();
   fs::remove(dir_ / "app.minisig");
-  EXPECT_EQ(poll(first.validator).status, Status::kMissing);
+  EXPECT_EQ(poll(first).status, Status::kMissing);
 }
 
 }  // namespace
