@@ -1,14 +1,14 @@
 // The file source's poll: what it reports as changed or not, now that an unchanged file is
 // answered from one stat without being opened.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <string>
 
 #include "fetchers/file.hpp"
+#include "temp_files.hpp"
 #include "util/memory_sink.hpp"
 
 namespace molt::internal {
@@ -16,39 +16,32 @@ namespace {
 
 namespace fs = std::filesystem;
 using Status = FetchResult::Status;
+using test::write_file;
 
 class FileFetcherTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/molt-file-fetcher-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-    fetcher_.emplace((dir_ / "app").string());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
   FetchResult poll(const Validator& since, std::string* bytes = nullptr) {
     MemorySink sink(1 << 16, "signature");
-    FetchResult result = fetcher_->poll(since, sink);
+    FetchResult result = fetcher_.poll(since, sink);
     if (bytes) *bytes = sink.bytes();
     return result;
   }
 
   // The signature written and read once, as a master's first check does: its validator.
   Validator read_once() {
-    write(dir_ / "app.minisig", "first");
+    write_file(dir_ / "app.minisig", "first");
     FetchResult first = poll({});
     EXPECT_EQ(first.status, Status::kChanged) << first.error;
     return first.validator;
   }
 
-  fs::path dir_;
-  std::optional<FileFetcher> fetcher_;
+  test::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
+  FileFetcher fetcher_{(dir_ / "app").string()};
 };
 
 TEST_F(FileFetcherTest, AnUnchangedSignatureIsNotModifiedAndAChangedOneIsRead) {
-  write(dir_ / "app.minisig", "first");
+  write_file(dir_ / "app.minisig", "first");
   std::string bytes;
   FetchResult first = poll({}, &bytes);
   ASSERT_EQ(first.status, Status::kChanged) << first.error;
@@ -59,7 +52,7 @@ TEST_F(FileFetcherTest, AnUnchangedSignatureIsNotModifiedAndAChangedOneIsRead) {
   EXPECT_EQ(again.validator, first.validator);
 
   // Rewritten in place (a new size): read again.
-  write(dir_ / "app.minisig", "rewritten");
+  write_file(dir_ / "app.minisig", "rewritten");
   FetchResult rewritten = poll(first.validator, &bytes);
   ASSERT_EQ(rewritten.status, Status::kChanged) << rewritten.error;
   EXPECT_EQ(bytes, "rewritten");
@@ -70,7 +63,7 @@ TEST_F(FileFetcherTest, ASignatureRenamedIntoPlaceWithTheSameSizeAndTimeIsRead) 
   struct stat old {};
   ASSERT_EQ(::stat((dir_ / "app.minisig").c_str(), &old), 0);
 
-  write(dir_ / "next", "other");
+  write_file(dir_ / "next", "other");
   const timespec times[2] = {old.st_atim, old.st_mtim};
   ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "next").c_str(), times, 0), 0);
   fs::rename(dir_ / "next", dir_ / "app.minisig");
