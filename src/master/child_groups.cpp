@@ -15,6 +15,7 @@ namespace {
 constexpr const char* kFileName = "/children";
 constexpr const char* kBootIdPath = "/proc/sys/kernel/random/boot_id";
 constexpr int kKilledExitTimeoutMs = 5000;
+constexpr const char* kUnknownCgroups = "-";  // process_cgroups() of a process gone
 
 // Start times count from boot: a record is meaningful only in the boot that wrote it.
 std::string boot_id() {
@@ -24,10 +25,12 @@ std::string boot_id() {
   return id;
 }
 
-// The first line says the boot and the master's session (its children's, and their workers');
-// each further line is one group: "<pgid> <leader's start ticks>".
+// The first line says the boot and the master's session (its children's before each child led
+// a session of its own, spawn.cpp); the second the master's control groups (which its children
+// and their workers inherit); each further line is one group: "<pgid> <leader's start ticks>".
 struct Record {
   pid_t session = 0;
+  std::string cgroups;
   std::vector<ChildGroup> groups;
 };
 
@@ -37,11 +40,12 @@ Record load(const std::string& state_dir) {
   std::optional<std::string> text = read_small_file(state_dir + kFileName, 1 << 20, error);
   if (!text) return record;
   std::istringstream lines(*text);
-  std::string boot_word, boot, session_word;
+  std::string boot_word, boot, session_word, cgroup_word;
   if (!(lines >> boot_word >> boot >> session_word >> record.session) || boot_word != "boot" ||
       session_word != "session" || boot.empty() || boot != boot_id()) {
     return {};  // unreadable, or from another boot: the processes it names are gone
   }
+  if (!(lines >> cgroup_word >> record.cgroups) || cgroup_word != "cgroup") return {};
   ChildGroup group;
   while (lines >> group.pgid >> group.start_ticks) {
     if (group.pgid > 1) record.groups.push_back(group);
@@ -56,9 +60,28 @@ std::uint64_t process_start_ticks(pid_t pid) {
   return read_stat(pid, stat) ? stat.start_ticks : 0;
 }
 
+std::string process_cgroups(pid_t pid) {
+  std::string error;
+  std::optional<std::string> text =
+      read_small_file("/proc/" + std::to_string(pid) + "/cgroup", 1 << 16, error);
+  std::string word;
+  if (!text || text->empty()) return kUnknownCgroups;
+  for (char c : *text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte > ' ' && byte < 0x7f && byte != '\\') {
+      word += c;
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      word += {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xf]};
+    }
+  }
+  return word;
+}
+
 std::string save_child_groups(Sys& sys, const std::string& state_dir,
                               const std::vector<ChildGroup>& groups) {
-  std::string text = "boot " + boot_id() + " session " + std::to_string(::getsid(0)) + "\n";
+  std::string text = "boot " + boot_id() + " session " + std::to_string(::getsid(0)) + "\ncgroup " +
+                     process_cgroups(::getpid()) + "\n";
   for (const ChildGroup& g : groups) {
     text += std::to_string(g.pgid) + " " + std::to_string(g.start_ticks) + "\n";
   }
@@ -73,14 +96,15 @@ std::vector<std::string> kill_leftover_groups(const std::string& state_dir) {
   Record record = load(state_dir);
   for (const ChildGroup& group : record.groups) {
     // Never a process that is not our predecessor's. A group's id is its leader's pid, and the
-    // kernel does not reuse a pid while any process of the group it leads lives: as long as one
-    // of the recorded group's processes is alive, the id is still that group's. Once the group
-    // has emptied, the id may come back as another process's group. Then: its leader, when alive,
-    // has another start time (the whole group is skipped); its processes started after the
-    // recorded leader (as ours did) but they belong to another session than our predecessor's
-    // children and workers (the recorded session), unless they descend from that session
-    // themselves; and a record from before a reboot, when start times meant something else, is
-    // ignored (load).
+    // kernel does not reuse a pid while any process of the group (or of the session) it leads
+    // lives: as long as one of the recorded group's processes is alive, the id is still that
+    // group's. Once the group has emptied, the id may come back as another process's group.
+    // Then: its leader, when alive, has another start time (the whole group is skipped); its
+    // processes started after the recorded leader (as ours did), and they may be in a session of
+    // that id too, as a child and its workers are (a daemon that forks twice leaves just that),
+    // but not in our predecessor's control groups, which only its own descendants share (and
+    // what root moves there); and a record from before a reboot, when start times meant
+    // something else, is ignored (load).
     ProcStat leader;
     if (read_stat(group.pgid, leader) && leader.pgid == group.pgid &&
         leader.start_ticks != group.start_ticks) {
@@ -88,10 +112,11 @@ std::vector<std::string> kill_leftover_groups(const std::string& state_dir) {
     }
     int killed = 0;
     for_each_live_process([&](pid_t pid, const ProcStat& stat) {
-      if (stat.pgid != group.pgid || stat.session != record.session ||
-          stat.start_ticks < group.start_ticks) {
-        return;
-      }
+      if (stat.pgid != group.pgid || stat.start_ticks < group.start_ticks) return;
+      const bool ours = stat.session == record.session ||
+                        (stat.session == group.pgid && record.cgroups != kUnknownCgroups &&
+                         process_cgroups(pid) == record.cgroups);
+      if (!ours) return;
       // A pidfd first: it tells when the process is gone (and its sockets closed).
       int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
       if (::kill(pid, SIGKILL) == 0) {

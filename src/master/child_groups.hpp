@@ -1,9 +1,10 @@
 // The process groups of a master's children, remembered in the state dir so that a master
 // started after a crash (SIGKILL, OOM) can end what its predecessor's children left behind.
 //
-// Each child leads its own process group (spawn.cpp). When the master dies, its children get the
-// drain signal (PR_SET_PDEATHSIG), but processes they forked (pre-fork workers) get nothing and
-// would serve the old build for ever, holding the listening sockets the next master must bind.
+// Each child leads its own session and process group (spawn.cpp). When the master dies, its
+// children get the drain signal (PR_SET_PDEATHSIG), but processes they forked (pre-fork workers)
+// get nothing and would serve the old build for ever, holding the listening sockets the next master
+// must bind.
 #pragma once
 
 #include <sys/types.h>
@@ -24,8 +25,12 @@ struct ChildGroup {
 // The start time of `pid` in clock ticks since boot, 0 when it is gone.
 std::uint64_t process_start_ticks(pid_t pid);
 
-// Rewrites <state_dir>/children: the groups, with this boot's id and this process's session
-// (which its children share). Empty on success, else one line.
+// The control groups of `pid` (/proc/<pid>/cgroup) as one word: bytes outside printable ASCII,
+// and the backslash, as \xHH; "-" when it is gone.
+std::string process_cgroups(pid_t pid);
+
+// Rewrites <state_dir>/children: the groups, with this boot's id, this process's session and its
+// control groups (which its children and their workers inherit). Empty on success, else one line.
 std::string save_child_groups(Sys& sys, const std::string& state_dir,
                               const std::vector<ChildGroup>& groups);
 

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "util/proc_stat.hpp"
+
 namespace molt::internal {
 namespace {
 
@@ -67,8 +69,10 @@ class Group : public ::testing::Test {
     return id;
   }
 
-  void write_record(const std::string& boot, pid_t session, std::uint64_t start_ticks) {
+  void write_record(const std::string& boot, pid_t session, std::uint64_t start_ticks,
+                    const std::string& cgroups = process_cgroups(::getpid())) {
     std::ofstream(dir_ / "children") << "boot " << boot << " session " << session << "\n"
+                                     << "cgroup " << cgroups << "\n"
                                      << leader_ << " " << start_ticks << "\n";
   }
 
@@ -115,6 +119,87 @@ TEST_F(Group, WhatALeaderLeavesWhenItExitsIsCounted) {
   EXPECT_EQ(kill_group_remains(leader_), 1);  // the zombie leader is not counted
   EXPECT_TRUE(was_killed(worker_));
   EXPECT_EQ(kill_group_remains(leader_), 0);
+}
+
+// A child as spawn.cpp starts it: the leader of a session of its own, with a worker it forked
+// (not ours to reap: the test tells it is gone from /proc, or a zombie there).
+class Session : public Group {
+ protected:
+  void SetUp() override {
+    Group::SetUp();
+    ::kill(worker_, SIGKILL);  // the fixture's worker is in our session: not this case's
+    ::waitpid(worker_, nullptr, 0);
+    worker_ = -1;
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    session_leader_ = ::fork();
+    if (session_leader_ == 0) {
+      ::setsid();
+      pid_t worker = ::fork();
+      if (worker == 0) {
+        for (;;) ::pause();
+      }
+      [[maybe_unused]] auto written = ::write(pipe_fds[1], &worker, sizeof worker);
+      for (;;) ::pause();
+    }
+    ::close(pipe_fds[1]);
+    ASSERT_EQ(::read(pipe_fds[0], &session_worker_, sizeof session_worker_),
+              static_cast<ssize_t>(sizeof session_worker_));
+    ::close(pipe_fds[0]);
+  }
+  void TearDown() override {
+    if (session_leader_ > 0) {
+      ::kill(-session_leader_, SIGKILL);
+      ::waitpid(session_leader_, nullptr, 0);
+    }
+    Group::TearDown();
+  }
+
+  void write_session_record(const std::string& cgroups) {
+    std::ofstream(dir_ / "children")
+        << "boot " << boot_id() << " session " << ::getsid(0) << "\n"
+        << "cgroup " << cgroups << "\n"
+        << session_leader_ << " " << process_start_ticks(session_leader_) << "\n";
+  }
+
+  static bool gone(pid_t pid) {
+    ProcStat stat;
+    return !read_stat(pid, stat) || stat.state == 'Z';
+  }
+
+  pid_t session_leader_ = -1;
+  pid_t session_worker_ = -1;
+};
+
+TEST_F(Session, AChildLeadingItsSessionIsKilledWithItsWorkers) {
+  ASSERT_EQ(save_child_groups(real_sys(), dir_,
+                              {{session_leader_, process_start_ticks(session_leader_)}}),
+            "");
+  ASSERT_EQ(kill_leftover_groups(dir_).size(), 1u);
+  EXPECT_TRUE(was_killed(session_leader_));
+  EXPECT_TRUE(gone(session_worker_));
+}
+
+// The group's id came back as a process that made itself a session and left a process in it
+// (a daemon forking twice): the same group and session ids, started after the recorded leader,
+// but not in the control groups of the master that wrote the record.
+TEST_F(Session, ASessionOfTheRecordedIdInOtherControlGroupsIsNotOurs) {
+  write_session_record("0::/system.slice/another.service");
+  ::kill(session_leader_, SIGKILL);  // its worker stays: a group and session without a leader
+  ::waitpid(session_leader_, nullptr, 0);
+  session_leader_ = -1;
+  EXPECT_TRUE(kill_leftover_groups(dir_).empty());
+  EXPECT_FALSE(gone(session_worker_));
+  ::kill(session_worker_, SIGKILL);
+}
+
+TEST_F(Session, ALeaderlessSessionInTheRecordedControlGroupsIsOurs) {
+  write_session_record(process_cgroups(::getpid()));
+  ::kill(session_leader_, SIGKILL);
+  ::waitpid(session_leader_, nullptr, 0);
+  session_leader_ = -1;
+  EXPECT_EQ(kill_leftover_groups(dir_).size(), 1u);
+  EXPECT_TRUE(gone(session_worker_));
 }
 
 }  // namespace
