@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "minisign/signature_internal.hpp"
 #include "util/fd.hpp"
 #include "util/framing.hpp"
+#include "util/priority.hpp"
 #include "util/sys.hpp"
 #include "util/write_all.hpp"
 
@@ -115,6 +117,12 @@ void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A session of its own, so an autogroup of its own where the kernel shares the CPU per
+  // session: a check then competes with the serving child (which leads a session too, spawn.cpp)
+  // at its own priority, not inside the master's session at that session's share. Its levels
+  // count from the master's session's.
+  const std::optional<int> master_autogroup = own_autogroup_nice();
+  ::setsid();
   // Told apart from the master in ps and top, whose name it would otherwise carry.
   ::prctl(PR_SET_NAME, "molt-check");
   // Only ahead of need: a helper forked for a check that is due loads what it uses as it goes
@@ -123,16 +131,29 @@ void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
     sig::detail::load_crypto_ahead();
     fetcher_.load_ahead();
   }
-  // Waits at the master's priority; a check runs at request.check_nice, so that it is prompt
-  // under load. A large transfer lowers it for its bulk (StagedFile), and the helper exits after
-  // any transfer, so the next one starts here again.
+  // Waits at the master's priority; a check runs at request.check_nice (its threads and its
+  // autogroup), so that it is prompt under load. A large transfer lowers it for its bulk
+  // (StagedFile), and the helper exits after any transfer, so the next one starts here again.
   const int waiting_nice = ::getpriority(PRIO_PROCESS, 0);
+  // Its autogroup stays at the checks' value in between: a waiting helper uses no CPU, and the
+  // kernel takes one change of any autogroup per 100 ms from a process without CAP_SYS_ADMIN,
+  // which the new child's own (spawn.cpp), right after a check, needs more.
+  std::optional<int> autogroup_nice;
   CheckRequest request = fixed_;
   std::string buffer;
   while (std::optional<std::string> changes = read_frame(request_fd, buffer)) {
     CheckOutcome outcome;
     if (decode_changes(*changes, request)) {
-      if (request.check_nice) ::setpriority(PRIO_PROCESS, 0, *request.check_nice);
+      if (request.check_nice) {
+        ::setpriority(PRIO_PROCESS, 0, *request.check_nice);
+        std::optional<int> wanted;
+        if (master_autogroup) {
+          wanted = std::clamp(*master_autogroup + *request.check_nice - waiting_nice, -20, 19);
+        }
+        if (wanted && wanted != autogroup_nice && set_own_autogroup_nice(*wanted) == 0) {
+          autogroup_nice = wanted;
+        }
+      }
       outcome = run_check(fetcher_, request, real_sys());
       if (request.check_nice) ::setpriority(PRIO_PROCESS, 0, waiting_nice);
     } else {

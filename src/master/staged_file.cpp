@@ -257,7 +257,10 @@ void remove_staged_leftovers(const std::string& bin_path, const std::string& kee
 
 StagedFile::StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size,
                        std::optional<int> bulk_nice)
-    : sys_(sys), bin_path_(std::move(bin_path)), max_size_(max_size), bulk_nice_(bulk_nice) {}
+    : sys_(sys),
+      bin_path_(std::move(bin_path)),
+      max_size_(max_size),
+      bulk_nice_(bulk_nice.value_or(::getpriority(PRIO_PROCESS, 0) + kBulkNice)) {}
 
 StagedFile::~StagedFile() {
   flusher_.reset();  // joins the threads
@@ -328,8 +331,20 @@ bool StagedFile::write_block() {
     written_ += static_cast<std::uint64_t>(n);
   }
   if (!yielded_ && written_ >= kYieldAfter) {
-    lower_priority_to(bulk_nice_.value_or(::getpriority(PRIO_PROCESS, 0) + kBulkNice));
+    std::optional<int> autogroup = ::getsid(0) == ::getpid() ? own_autogroup_nice() : std::nullopt;
+    if (autogroup) {
+      bulk_autogroup_ =
+          std::clamp(*autogroup + bulk_nice_ - ::getpriority(PRIO_PROCESS, 0), -20, 19);
+    }
+    lower_priority_to(bulk_nice_);
     yielded_ = true;
+  }
+  if (bulk_autogroup_ && written_ >= autogroup_retry_at_) {
+    if (set_own_autogroup_nice(*bulk_autogroup_) == EAGAIN) {
+      autogroup_retry_at_ = written_ + kYieldRetryBytes;
+    } else {
+      bulk_autogroup_.reset();
+    }
   }
   if (!flusher_ && written_ >= Flusher::kSyncEvery) {
     flusher_ = std::make_unique<Flusher>(sys_, fd_);  // a file that small needs no thread

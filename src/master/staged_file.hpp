@@ -28,7 +28,8 @@ class Flusher;      // the thread that fsyncs the file as it grows (staged_file.
 // write(2) or fsync may be reported by a later write() or by finish(). The file is removed on
 // destruction unless release() was called.
 //
-// Past kYieldAfter bytes it lowers the priority of its whole process (the check helper) to
+// Past kYieldAfter bytes it lowers the priority of its whole process (the check helper, and its
+// session's autogroup, which it leads) to
 // `bulk_nice` (the master's nice + kBulkNice; without it, its own + kBulkNice), for good. A check
 // runs at a higher priority until then (the master's, or the start boost's above it), so that
 // a build of usual size is verified and started promptly even while the serving children
@@ -40,6 +41,7 @@ class StagedFile final : public Sink {
  public:
   static constexpr std::uint64_t kHashThreadAfter = 8 << 20;
   static constexpr std::uint64_t kYieldAfter = 16 << 20;
+  static constexpr std::uint64_t kYieldRetryBytes = 1 << 20;
   static constexpr int kBulkNice = 10;
 
   StagedFile(Sys& sys, std::string bin_path, std::uint64_t max_size,
@@ -68,7 +70,7 @@ class StagedFile final : public Sink {
   Sys& sys_;
   std::string bin_path_;
   std::uint64_t max_size_;
-  std::optional<int> bulk_nice_;
+  int bulk_nice_;
   std::string path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;     // bytes taken
@@ -82,6 +84,11 @@ class StagedFile final : public Sink {
   std::string error_;
   bool released_ = false;
   bool yielded_ = false;  // lower_priority_to() done
+  // The session's autogroup, lowered as far as the threads were, when this process leads its
+  // session (the check helper): until the kernel takes it (one change per 100 ms without
+  // CAP_SYS_ADMIN), tried again every kYieldRetryBytes.
+  std::optional<int> bulk_autogroup_;
+  std::uint64_t autogroup_retry_at_ = 0;
 };
 
 // Removes temp files a killed download left beside the binary (".<name>.molt-XXXXXX"), but

@@ -17,28 +17,40 @@ StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget)
           static_cast<std::uint64_t>(cpu_budget.count() * ::sysconf(_SC_CLK_TCK) / 1000)) {
   errno = 0;
   int own = ::getpriority(PRIO_PROCESS, 0);
-  if (errno != 0 || steps <= 0) return;
+  if (errno != 0) return;
   base_ = own;
+  // A child's session competes as the master's did (its autogroup at the same value: a new one
+  // starts at 0), and its boost counts from there.
+  base_autogroup_ = own_autogroup_nice();
+  if (base_autogroup_ && *base_autogroup_ != 0) child_autogroup_nice_ = base_autogroup_;
+  if (steps <= 0) return;
   int target = std::max(-20, own - steps);
   if (target == own) return;  // already at the top
   unavailable_ = why_priority_cannot_rise_to(target);
-  if (unavailable_.empty()) child_nice_ = target;
+  if (!unavailable_.empty()) return;
+  child_nice_ = target;
+  if (base_autogroup_ && steps / 2 > 0) {
+    child_autogroup_nice_ = std::max(-20, *base_autogroup_ - steps / 2);
+  }
 }
 
 void StartBoost::started(pid_t pid, TimePoint now) {
   if (child_nice_) boosted_.push_back({pid, now + kCheckEvery, false});
 }
 
-void StartBoost::reset(pid_t pid) {
-  // The whole group, every thread of each of its processes: a nice value is per thread.
+bool StartBoost::reset(pid_t pid) {
+  // The whole group, every thread of each of its processes: a nice value is per thread. And
+  // the autogroup of the session the child leads (spawn.cpp), where the kernel has them; that
+  // change the kernel refuses for 100 ms after any other (EAGAIN): tick() tries again.
   ::setpriority(PRIO_PGRP, static_cast<id_t>(pid), base_);
+  return !base_autogroup_ || set_autogroup_nice(pid, *base_autogroup_) != EAGAIN;
 }
 
 void StartBoost::ready(pid_t pid) {
   for (Boosted& b : boosted_) {
-    if (b.pid == pid && !b.ready) {
+    if (b.pid == pid && !b.over) {
       reset(pid);
-      b.ready = true;
+      b.over = true;
     }
   }
 }
@@ -52,18 +64,15 @@ std::vector<std::string> StartBoost::tick(TimePoint now) {
   std::erase_if(boosted_, [&](Boosted& b) {
     if (now < b.next_check) return false;
     b.next_check = now + kCheckEvery;
-    if (b.ready) {
-      reset(b.pid);
-      return true;
-    }
+    if (b.over) return reset(b.pid);
     ProcStat stat;
     if (!read_stat(b.pid, stat)) return true;  // gone (reaped: exited() forgets it first)
     if (stat.cpu_ticks < budget_ticks_) return false;
-    reset(b.pid);
+    b.over = true;
     said.push_back("child " + std::to_string(b.pid) + " used " +
                    std::to_string(cpu_budget_.count()) +
                    "ms of CPU before it was ready: back at the master's priority");
-    return true;
+    return reset(b.pid);
   });
   return said;
 }

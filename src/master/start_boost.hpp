@@ -1,9 +1,10 @@
 // A new child starts a few nice levels above the master (Config::start_boost): on a saturated
 // CPU, Linux shares time per thread, and a starting child's one thread would otherwise get a
 // thin slice against the serving child's busy threads, so an upgrade would take several times
-// as long as idle. The boost ends when the child is ready or once it has used a CPU budget
-// (Config::start_boost_cpu), whichever comes first: a child whose start is heavy work takes at
-// most that much from the serving children at the higher priority.
+// as long as idle. Where the kernel shares it per session first (autogroups), the boost is on
+// the session the child leads (spawn.cpp) too. The boost ends when the child is ready or once it
+// has used a CPU budget (Config::start_boost_cpu), whichever comes first: a child whose start is
+// heavy work takes at most that much from the serving children at the higher priority.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,14 @@ class StartBoost {
 
   // The nice value a new child sets itself to before exec, or nullopt: no boost.
   std::optional<int> child_nice() const { return child_nice_; }
+  // The one it sets the autogroup of the session it leads to (where the kernel has them), or
+  // nullopt: the default, 0. Half as many levels above the master's session's as child_nice()
+  // is above the master, else that of the master's session. A whole
+  // session at the full boost outweighs the serving child's about 9 to 1, and left it one of two
+  // saturated cores while the new child started: in interleaved A/Bs under a keep-alive load the
+  // window's largest latency rose by half. Half the levels (3 to 1) kept the new child's start as
+  // prompt and the window's latencies where they were (bench/RESULTS.md, section 1).
+  std::optional<int> child_autogroup_nice() const { return child_autogroup_nice_; }
   const std::string& unavailable() const { return unavailable_; }
 
   // Child `pid` (leader of its own process group) was started with child_nice().
@@ -45,15 +54,20 @@ class StartBoost {
   struct Boosted {
     pid_t pid = 0;
     TimePoint next_check{};
-    bool ready = false;  // reset once at ready(); once more at the next check for a thread
-                         // that was being created meanwhile, then forgotten
+    // Ready, or its CPU budget used: reset then, and once more at the next check for a thread
+    // that was being created meanwhile (and for the autogroup, until the kernel takes it); then
+    // forgotten.
+    bool over = false;
   };
-  void reset(pid_t pid);
+  // False when the autogroup's change was refused for now.
+  bool reset(pid_t pid);
 
   std::chrono::milliseconds cpu_budget_;
   std::uint64_t budget_ticks_;  // the same in /proc's clock ticks
   int base_ = 0;
   std::optional<int> child_nice_;
+  std::optional<int> child_autogroup_nice_;
+  std::optional<int> base_autogroup_;  // the master's session's, where there are autogroups
   std::string unavailable_;
   std::vector<Boosted> boosted_;
 };

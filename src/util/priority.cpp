@@ -1,13 +1,17 @@
 #include "util/priority.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "util/small_file.hpp"
@@ -15,16 +19,16 @@
 namespace molt::internal {
 
 void lower_priority_to(int nice) {
+  nice = std::min(19, nice);
   std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir("/proc/self/task"), ::closedir);
-  if (!tasks) return;
-  while (dirent* entry = ::readdir(tasks.get())) {
+  while (dirent* entry = tasks ? ::readdir(tasks.get()) : nullptr) {
     char* end = nullptr;
     long tid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0') continue;  // "." and ".."
     errno = 0;
     int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
     if (errno != 0) continue;  // the thread has just ended
-    if (now < nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice));
+    if (now < nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice);
   }
 }
 
@@ -47,6 +51,47 @@ std::string why_priority_cannot_rise_to(int nice) {
   }
   return "nice " + std::to_string(nice) + " needs CAP_SYS_NICE or RLIMIT_NICE " +
          std::to_string(20 - nice) + " (systemd: LimitNICE=" + std::to_string(nice) + ")";
+}
+
+namespace {
+
+int write_autogroup_nice(const char* path, int nice) {
+  // "-20".."19", formatted by hand: no allocation between clone and exec.
+  char text[4];
+  std::size_t size = 0;
+  unsigned magnitude = static_cast<unsigned>(nice < 0 ? -nice : nice);
+  if (nice < 0) text[size++] = '-';
+  if (magnitude >= 10) text[size++] = static_cast<char>('0' + magnitude / 10 % 10);
+  text[size++] = static_cast<char>('0' + magnitude % 10);
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int error = ::write(fd, text, size) == static_cast<ssize_t>(size) ? 0 : errno;
+  ::close(fd);
+  return error;
+}
+
+}  // namespace
+
+int set_own_autogroup_nice(int nice) { return write_autogroup_nice("/proc/self/autogroup", nice); }
+
+int set_autogroup_nice(pid_t pid, int nice) {
+  std::string path = "/proc/" + std::to_string(pid) + "/autogroup";
+  return write_autogroup_nice(path.c_str(), nice);
+}
+
+std::optional<int> own_autogroup_nice() {
+  std::string error;
+  std::optional<std::string> text = read_small_file("/proc/self/autogroup", 256, error);
+  // "/autogroup-123 nice 0"
+  std::size_t at = text ? text->rfind(" nice ") : std::string::npos;
+  if (at == std::string::npos) return std::nullopt;
+  int nice = 0;
+  const char* first = text->data() + at + 6;
+  const char* last = text->data() + text->size();
+  while (last > first && last[-1] == '\n') --last;
+  auto [end, error_code] = std::from_chars(first, last, nice);
+  if (error_code != std::errc() || end != last || nice < -20 || nice > 19) return std::nullopt;
+  return nice;
 }
 
 }  // namespace molt::internal

@@ -1,6 +1,9 @@
 // The scheduling priority of this whole process.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 
 namespace molt::internal {
@@ -13,5 +16,18 @@ void lower_priority_to(int nice);
 // Empty when this process may set a thread's nice value to `nice` below its own: CAP_SYS_NICE,
 // or an RLIMIT_NICE that reaches it. Otherwise why not, for the log.
 std::string why_priority_cannot_rise_to(int nice);
+
+// The nice value of the autogroup of this process's session (/proc/self/autogroup): where the
+// kernel groups scheduling by session (kernel.sched_autogroup_enabled, and no cpu cgroup of
+// its own), a session competes with the others as a whole, at that value, whatever its threads'
+// own. Only system calls, no allocation: safe between clone and exec. 0 on success, else the
+// errno: ENOENT where there are no autogroups, EPERM for a raise this process may not make (as
+// for a nice value), and EAGAIN when the kernel refused because some process changed one less
+// than 100 ms ago (only CAP_SYS_ADMIN is exempt): a caller that must have it tries again later.
+int set_own_autogroup_nice(int nice);
+// The same for the session led by process `pid`.
+int set_autogroup_nice(pid_t pid, int nice);
+// The nice value of this process's session's autogroup, nullopt where there are none.
+std::optional<int> own_autogroup_nice();
 
 }  // namespace molt::internal

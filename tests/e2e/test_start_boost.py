@@ -32,6 +32,24 @@ def thread_nices(pid):
     return nices
 
 
+def autogroup_nice(pid):
+    """The nice value of the autogroup of process `pid`'s session, None where there is none."""
+    try:
+        with open("/proc/%d/autogroup" % pid) as f:
+            return int(f.read().split()[-1])  # "/autogroup-123 nice 0"
+    except OSError:
+        return None
+
+
+def leads_its_session(pid):
+    return os.getsid(pid) == pid
+
+
+# Where the kernel shares the CPU per session, the boost is on the session's autogroup too.
+AUTOGROUPS = autogroup_nice(os.getpid()) is not None and \
+    open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+
+
 @unittest.skipUnless(os.geteuid() == 0, "raising a priority needs root here")
 class StartBoost(unittest.TestCase):
     def test_a_new_child_starts_boosted_and_serves_at_the_masters_priority(self):
@@ -46,6 +64,23 @@ class StartBoost(unittest.TestCase):
         nices = thread_nices(new["pid"])
         self.assertGreater(len(nices), 1)  # molt::HttpServer's threads, started before READY
         self.assertEqual(set(nices), {base})
+        self.assertTrue(leads_its_session(new["pid"]))
+        if AUTOGROUPS:
+            master_group = autogroup_nice(svc.proc.pid)
+            wait_until(lambda: autogroup_nice(new["pid"]) == master_group,
+                       "the new child's autogroup to be back at the master's session's")
+
+    @unittest.skipUnless(AUTOGROUPS, "no autogroups here")
+    def test_a_childs_session_competes_as_the_masters_does(self):
+        # A master at nice 5 in a session at 0: its child's session at 0 too, once it is ready
+        # (a nice value counts inside a session; the sessions compete at their own).
+        svc = Service(self, wrapper=["nice", "-n", "5"])
+        child = svc.id()["pid"]
+        self.assertTrue(leads_its_session(child))
+        self.assertEqual(os.getpriority(os.PRIO_PROCESS, svc.proc.pid),
+                         min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5))
+        wait_until(lambda: autogroup_nice(child) == autogroup_nice(svc.proc.pid),
+                   "the child's autogroup to be at the master's session's")
 
     def test_off_with_zero(self):
         svc = Service(self, extra_args=["--start-boost", "0"])
@@ -58,11 +93,18 @@ class StartBoost(unittest.TestCase):
         pid = svc.id()["pid"]
         mark = svc.log.mark()
         os.kill(svc.proc.pid, signal.SIGUSR2)  # a new child on the same build; it spins first
+        _, m = svc.log.wait_for(r"started child (\d+)", mark)
+        if AUTOGROUPS:  # half the boost for the session (StartBoost::child_autogroup_nice)
+            master_group = autogroup_nice(svc.proc.pid)
+            self.assertEqual(autogroup_nice(int(m.group(1))), max(-20, master_group - 5))
         i, m = svc.log.wait_for(r"child (\d+) used 1000ms of CPU before it was ready: back at "
                                 r"the master's priority", mark, timeout=60)
         spinning = int(m.group(1))
         self.assertNotEqual(spinning, pid)
         self.assertEqual(set(thread_nices(spinning)), {base})
+        if AUTOGROUPS:
+            wait_until(lambda: autogroup_nice(spinning) == master_group,
+                       "the spinning child's autogroup to be back at the master's session's")
         j, _ = svc.log.wait_for(r"child %d \(build v1\) is ready" % spinning, mark, timeout=60)
         self.assertGreater(j, i)  # the CPU budget ended the boost, not the child's READY=1
         self.assertEqual(svc.id()["start_nice"], max(-20, base - 10))
@@ -87,6 +129,9 @@ class StartBoost(unittest.TestCase):
         svc, helper, _ = self.stalled_check("v2")
         base = os.getpriority(os.PRIO_PROCESS, svc.proc.pid)
         self.assertEqual(set(thread_nices(helper)), {max(-20, base - 10)})
+        self.assertTrue(leads_its_session(helper))
+        if AUTOGROUPS:
+            self.assertEqual(autogroup_nice(helper), max(-20, autogroup_nice(svc.proc.pid) - 10))
 
     def test_the_bulk_of_a_large_transfer_runs_below_the_master(self):
         # 40 MiB: the stall (at half) comes after StagedFile::kYieldAfter (16 MiB).
@@ -101,6 +146,8 @@ class StartBoost(unittest.TestCase):
         wait_until(lambda: os.path.getsize(staged) >= (17 << 20), "16 MiB to be staged")
         wait_until(lambda: set(thread_nices(helper)) == {min(19, base + 10)},
                    "every thread of the helper to be 10 levels below the master")
+        if AUTOGROUPS:
+            self.assertEqual(autogroup_nice(helper), min(19, autogroup_nice(svc.proc.pid) + 10))
 
     def test_without_cap_sys_nice_children_start_at_the_masters_priority(self):
         svc = Service(self, wrapper=WITHOUT_CAP_SYS_NICE)
