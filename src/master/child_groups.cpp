@@ -64,8 +64,8 @@ std::string process_cgroups(pid_t pid) {
   std::string error;
   std::optional<std::string> text =
       read_small_file("/proc/" + std::to_string(pid) + "/cgroup", 1 << 16, error);
-  std::string word;
   if (!text || text->empty()) return kUnknownCgroups;
+  std::string word;
   for (char c : *text) {
     auto byte = static_cast<unsigned char>(c);
     if (byte > ' ' && byte < 0x7f && byte != '\\') {

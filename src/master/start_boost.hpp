@@ -33,10 +33,10 @@ class StartBoost {
   std::optional<int> child_nice() const { return child_nice_; }
   // The one it sets the autogroup of the session it leads to (where the kernel has them), or
   // nullopt: the default, 0. Half as many levels above the master's session's as child_nice()
-  // is above the master, else that of the master's session. A whole
-  // session at the full boost outweighs the serving child's about 9 to 1, and left it one of two
-  // saturated cores while the new child started: in interleaved A/Bs under a keep-alive load the
-  // window's largest latency rose by half. Half the levels (3 to 1) kept the new child's start as
+  // is above the master, else that of the master's session. A whole session at the full boost
+  // outweighs the serving child's about 9 to 1, and left it one of two saturated cores while the
+  // new child started: in interleaved A/Bs under a keep-alive load the window's largest latency
+  // rose by half. Half the levels (3 to 1) kept the new child's start as
   // prompt and the window's latencies where they were (bench/RESULTS.md, section 1).
   std::optional<int> child_autogroup_nice() const { return child_autogroup_nice_; }
   const std::string& unavailable() const { return unavailable_; }

@@ -19,16 +19,16 @@
 namespace molt::internal {
 
 void lower_priority_to(int nice) {
-  nice = std::min(19, nice);
   std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir("/proc/self/task"), ::closedir);
-  while (dirent* entry = tasks ? ::readdir(tasks.get()) : nullptr) {
+  if (!tasks) return;
+  while (dirent* entry = ::readdir(tasks.get())) {
     char* end = nullptr;
     long tid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0') continue;  // "." and ".."
     errno = 0;
     int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
     if (errno != 0) continue;  // the thread has just ended
-    if (now < nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice);
+    if (now < nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice));
   }
 }
 
