@@ -79,19 +79,25 @@ int set_autogroup_nice(pid_t pid, int nice) {
   return write_autogroup_nice(path.c_str(), nice);
 }
 
+std::optional<int> parse_autogroup_nice(std::string_view text) {
+  if (text.empty()) return 0;
+  std::size_t at = text.rfind(" nice ");
+  if (at == std::string_view::npos) return std::nullopt;
+  text.remove_prefix(at + 6);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  int nice = 0;
+  auto [end, error_code] = std::from_chars(text.data(), text.data() + text.size(), nice);
+  if (error_code != std::errc() || end != text.data() + text.size() || nice < -20 || nice > 19) {
+    return std::nullopt;
+  }
+  return nice;
+}
+
 std::optional<int> own_autogroup_nice() {
   std::string error;
   std::optional<std::string> text = read_small_file("/proc/self/autogroup", 256, error);
-  // "/autogroup-123 nice 0"
-  std::size_t at = text ? text->rfind(" nice ") : std::string::npos;
-  if (at == std::string::npos) return std::nullopt;
-  int nice = 0;
-  const char* first = text->data() + at + 6;
-  const char* last = text->data() + text->size();
-  while (last > first && last[-1] == '\n') --last;
-  auto [end, error_code] = std::from_chars(first, last, nice);
-  if (error_code != std::errc() || end != last || nice < -20 || nice > 19) return std::nullopt;
-  return nice;
+  if (!text) return std::nullopt;
+  return parse_autogroup_nice(*text);
 }
 
 }  // namespace molt::internal

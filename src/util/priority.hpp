@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace molt::internal {
 
@@ -27,7 +28,11 @@ std::string why_priority_cannot_rise_to(int nice);
 int set_own_autogroup_nice(int nice);
 // The same for the session led by process `pid`.
 int set_autogroup_nice(pid_t pid, int nice);
-// The nice value of this process's session's autogroup, nullopt where there are none.
+// The nice value of this process's session's autogroup; 0 where its session has none (init's
+// session, where the kernel prints nothing: a session started from it gets a new autogroup, at
+// 0); nullopt where the kernel has no autogroups or the text is garbled.
 std::optional<int> own_autogroup_nice();
+// The same, from the text of /proc/<pid>/autogroup ("/autogroup-123 nice 0\n", or "").
+std::optional<int> parse_autogroup_nice(std::string_view text);
 
 }  // namespace molt::internal
