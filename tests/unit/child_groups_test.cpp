@@ -112,6 +112,21 @@ TEST_F(Group, ARecordFromAnotherBootNamesNothing) {
   EXPECT_TRUE(still_runs(worker_));
 }
 
+// A record as an older master wrote it (no control groups line), or one rotted on disk: the
+// next master cannot tell whose processes it names, so it kills none.
+TEST_F(Group, ARecordWithoutItsControlGroupsNamesNothing) {
+  const std::string head = "boot " + boot_id() + " session " + std::to_string(::getsid(0)) + "\n";
+  const std::string leader =
+      std::to_string(leader_) + " " + std::to_string(process_start_ticks(leader_)) + "\n";
+  for (const std::string& cgroup_line :
+       {std::string(), std::string("cgroup\n"), "cgroups " + process_cgroups(::getpid()) + "\n"}) {
+    std::ofstream(dir_ / "children") << head << cgroup_line << leader;
+    EXPECT_TRUE(kill_leftover_groups(dir_).empty()) << "with [" << cgroup_line << "]";
+    EXPECT_TRUE(still_runs(leader_));
+    EXPECT_TRUE(still_runs(worker_));
+  }
+}
+
 TEST_F(Group, WhatALeaderLeavesWhenItExitsIsCounted) {
   ::kill(leader_, SIGKILL);
   siginfo_t info{};
