@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -148,7 +147,7 @@ void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
         ::setpriority(PRIO_PROCESS, 0, *request.check_nice);
         std::optional<int> wanted;
         if (master_autogroup) {
-          wanted = std::clamp(*master_autogroup + *request.check_nice - waiting_nice, -20, 19);
+          wanted = autogroup_nice_moved(*master_autogroup, waiting_nice, *request.check_nice);
         }
         if (wanted && wanted != autogroup_nice && set_own_autogroup_nice(*wanted) == 0) {
           autogroup_nice = wanted;

@@ -334,7 +334,7 @@ bool StagedFile::write_block() {
     std::optional<int> autogroup = ::getsid(0) == ::getpid() ? own_autogroup_nice() : std::nullopt;
     if (autogroup) {
       bulk_autogroup_ =
-          std::clamp(*autogroup + bulk_nice_ - ::getpriority(PRIO_PROCESS, 0), -20, 19);
+          autogroup_nice_moved(*autogroup, ::getpriority(PRIO_PROCESS, 0), bulk_nice_);
     }
     lower_priority_to(bulk_nice_);
     yielded_ = true;

@@ -79,6 +79,10 @@ int set_autogroup_nice(pid_t pid, int nice) {
   return write_autogroup_nice(path.c_str(), nice);
 }
 
+int autogroup_nice_moved(int autogroup_nice, int from_nice, int to_nice) {
+  return std::clamp(autogroup_nice + to_nice - from_nice, -20, 19);
+}
+
 std::optional<int> parse_autogroup_nice(std::string_view text) {
   if (text.empty()) return 0;
   std::size_t at = text.rfind(" nice ");

@@ -32,6 +32,9 @@ int set_autogroup_nice(pid_t pid, int nice);
 // session, where the kernel prints nothing: a session started from it gets a new autogroup, at
 // 0); nullopt where the kernel has no autogroups or the text is garbled.
 std::optional<int> own_autogroup_nice();
+// An autogroup's nice value moved as far as a thread's moves from `from_nice` to `to_nice`,
+// kept within -20..19: a session whose threads change priority changes its share as much.
+int autogroup_nice_moved(int autogroup_nice, int from_nice, int to_nice);
 // The same, from the text of /proc/<pid>/autogroup ("/autogroup-123 nice 0\n", or "").
 std::optional<int> parse_autogroup_nice(std::string_view text);
 

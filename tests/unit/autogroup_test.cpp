@@ -27,6 +27,13 @@ TEST(Autogroup, GarbledTextSaysNothing) {
   EXPECT_EQ(parse_autogroup_nice("/autogroup-7\n"), std::nullopt);
 }
 
+TEST(Autogroup, MovesAsFarAsTheThreadsWithinTheKernelsRange) {
+  EXPECT_EQ(autogroup_nice_moved(0, 0, -10), -10);
+  EXPECT_EQ(autogroup_nice_moved(3, -10, 0), 13);
+  EXPECT_EQ(autogroup_nice_moved(-15, 0, -10), -20);
+  EXPECT_EQ(autogroup_nice_moved(15, 0, 10), 19);
+}
+
 TEST(Autogroup, OwnIsReadWhereTheKernelHasThem) {
   if (::access("/proc/self/autogroup", R_OK) != 0) GTEST_SKIP() << "no autogroups here";
   std::optional<int> own = own_autogroup_nice();
