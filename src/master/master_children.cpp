@@ -154,8 +154,7 @@ void Master::spawn(const Supervisor::Action& action) {
                          .notify_socket = notify->name(),
                          .generation = generation_,
                          .drain_signal = setup_.config.drain_signal,
-                         .nice = start_boost_.child_nice(),
-                         .autogroup_nice = start_boost_.child_autogroup_nice()};
+                         .nice = start_boost_.child_nice()};
     pid = spawn_child(request, error, exec_failed);
   }
   if (!pid) {

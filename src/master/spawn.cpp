@@ -17,7 +17,6 @@
 #include <iterator>
 
 #include "protocol/environment.hpp"
-#include "util/priority.hpp"
 
 extern char** environ;
 
@@ -91,7 +90,6 @@ struct ChildSetup {
   const ExecImage* image = nullptr;
   const char* path = nullptr;
   std::optional<int> nice;
-  std::optional<int> autogroup_nice;
   int death_signal = SIGKILL;
   pid_t master = 0;
   const std::vector<Listener>* listeners = nullptr;  // moved to fds 3.., the rest close at exec
@@ -108,10 +106,10 @@ struct ChildSetup {
   // The child leads a session of its own, as a systemd service does: its own process group,
   // which the master signals whole (the group is the child's before the parent resumes), and,
   // where the kernel shares the CPU per session (autogroups), its own share of it: a new child
-  // then competes with the serving one as a whole, not as one thread against its many.
+  // then competes with the serving one as a whole, not as one thread against its many. The
+  // master sets that share once this returns (StartBoost::started).
   ::setsid();
   if (setup.nice) ::setpriority(PRIO_PROCESS, 0, *setup.nice);  // one thread here
-  if (setup.autogroup_nice) set_own_autogroup_nice(*setup.autogroup_nice);
   reset_signals();
   ::prctl(PR_SET_PDEATHSIG, setup.death_signal);
   if (::getppid() != setup.master) _exit(1);  // the master died before prctl took effect
@@ -207,7 +205,6 @@ std::optional<pid_t> spawn_child(const SpawnRequest& request, std::string& error
   ChildSetup setup{.image = &image,
                    .path = request.path.c_str(),
                    .nice = request.nice,
-                   .autogroup_nice = request.autogroup_nice,
                    .death_signal = request.drain_signal,
                    .master = ::getpid(),
                    .listeners = &request.listeners,

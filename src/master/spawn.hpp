@@ -19,8 +19,6 @@ struct SpawnRequest {
   unsigned generation = 0;
   int drain_signal = SIGTERM;
   std::optional<int> nice;  // the child's nice value from before exec, else the master's
-  // The nice value of the autogroup of the session the child leads, else the master's.
-  std::optional<int> autogroup_nice;
 };
 
 // Starts a child and returns once it has executed `request.path`. Returns its pid, or nullopt

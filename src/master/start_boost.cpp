@@ -35,7 +35,14 @@ StartBoost::StartBoost(int steps, std::chrono::milliseconds cpu_budget)
 }
 
 void StartBoost::started(pid_t pid, TimePoint now) {
-  if (child_nice_) boosted_.push_back({pid, now + kCheckEvery, false});
+  if (!child_nice_ && !child_autogroup_nice_) return;
+  // Without a boost to end, only the session's value to set: the master's session's, which
+  // reset() gives.
+  Boosted boosted{.pid = pid, .next_check = now + kCheckEvery, .over = !child_nice_};
+  if (child_autogroup_nice_) {
+    boosted.session_pending = set_autogroup_nice(pid, *child_autogroup_nice_) == EAGAIN;
+  }
+  if (!boosted.over || boosted.session_pending) boosted_.push_back(boosted);
 }
 
 bool StartBoost::reset(pid_t pid) {
@@ -65,6 +72,9 @@ std::vector<std::string> StartBoost::tick(TimePoint now) {
     if (now < b.next_check) return false;
     b.next_check = now + kCheckEvery;
     if (b.over) return reset(b.pid);
+    if (b.session_pending) {
+      b.session_pending = set_autogroup_nice(b.pid, *child_autogroup_nice_) == EAGAIN;
+    }
     ProcStat stat;
     if (!read_stat(b.pid, stat)) return true;  // gone (reaped: exited() forgets it first)
     if (stat.cpu_ticks < budget_ticks_) return false;

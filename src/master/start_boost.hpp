@@ -31,17 +31,20 @@ class StartBoost {
 
   // The nice value a new child sets itself to before exec, or nullopt: no boost.
   std::optional<int> child_nice() const { return child_nice_; }
-  // The one it sets the autogroup of the session it leads to (where the kernel has them), or
-  // nullopt: the default, 0. Half as many levels above the master's session's as child_nice()
-  // is above the master, else that of the master's session. A whole session at the full boost
-  // outweighs the serving child's about 9 to 1, and left it one of two saturated cores while the
-  // new child started: in interleaved A/Bs under a keep-alive load the window's largest latency
-  // rose by half. Half the levels (3 to 1) kept the new child's start as
-  // prompt and the window's latencies where they were (bench/RESULTS.md, section 1).
+  // The nice value the master gives the autogroup of the session a new child leads (where the
+  // kernel has them), or nullopt: the default, 0. Half as many levels above the master's session's
+  // as child_nice() is above the master, else that of the master's session. A whole session at the
+  // full boost outweighs the serving child's about 9 to 1, and left it one of two saturated cores
+  // while the new child started: in interleaved A/Bs under a keep-alive load the window's largest
+  // latency rose by half. Half the levels (3 to 1) kept the new child's start as prompt and the
+  // window's latencies where they were (bench/RESULTS.md, section 1).
   std::optional<int> child_autogroup_nice() const { return child_autogroup_nice_; }
   const std::string& unavailable() const { return unavailable_; }
 
-  // Child `pid` (leader of its own process group) was started with child_nice().
+  // Child `pid` (leader of its own session) was started with child_nice(): its session's
+  // autogroup is set to child_autogroup_nice() here, and again by tick() while the kernel refuses
+  // (EAGAIN: it takes one change of any autogroup per 100 ms from a process without
+  // CAP_SYS_ADMIN, and another molt or the check helper may have made one).
   void started(pid_t pid, TimePoint now);
   // Child `pid` is ready: its whole group goes back to the master's priority.
   void ready(pid_t pid);
@@ -58,6 +61,7 @@ class StartBoost {
     // that was being created meanwhile (and for the autogroup, until the kernel takes it); then
     // forgotten.
     bool over = false;
+    bool session_pending = false;  // its autogroup's change was refused for now
   };
   // False when the autogroup's change was refused for now.
   bool reset(pid_t pid);

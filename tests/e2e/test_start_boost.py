@@ -18,6 +18,9 @@ from harness import Service, children_of, hello_build, wait_until
 from http_peers import publish, served_folder
 
 WITHOUT_CAP_SYS_NICE = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+# A master as a service user with LimitNICE= runs: it may raise a priority, but the kernel takes
+# one change of any autogroup per 100 ms from it.
+WITHOUT_CAP_SYS_ADMIN = ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin"]
 
 
 def thread_nices(pid):
@@ -86,6 +89,27 @@ class StartBoost(unittest.TestCase):
                          min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5))
         wait_until(lambda: autogroup_nice(child) == autogroup_nice(svc.proc.pid),
                    "the child's autogroup to be at the master's session's")
+
+    @unittest.skipUnless(AUTOGROUPS, "no autogroups here")
+    def test_a_childs_session_is_boosted_when_the_kernel_refused_at_first(self):
+        svc = Service(self, wrapper=WITHOUT_CAP_SYS_ADMIN,
+                      extra_args=["--init-spin", "2s", "--start-boost-cpu", "1s"],
+                      ready_timeout="60s")
+        master_group = autogroup_nice(svc.proc.pid)
+        mark = svc.log.mark()
+        # An autogroup changed (the master's session's, to the value it has) right before the
+        # new child starts: the kernel refuses the master the child's session's first change.
+        with open("/proc/%d/autogroup" % svc.proc.pid, "w") as f:
+            f.write(str(master_group))
+        os.kill(svc.proc.pid, signal.SIGUSR2)  # a new child on the same build; it spins first
+        _, m = svc.log.wait_for(r"started child (\d+)", mark)
+        child = int(m.group(1))
+        wait_until(lambda: autogroup_nice(child) == max(-20, master_group - 5),
+                   "the new child's session to get half the boost")
+        svc.log.wait_for(r"child %d used 1000ms of CPU before it was ready" % child, mark,
+                         timeout=60)
+        wait_until(lambda: autogroup_nice(child) == master_group,
+                   "the new child's session to be back at the master's session's")
 
     def test_off_with_zero(self):
         svc = Service(self, extra_args=["--start-boost", "0"])
