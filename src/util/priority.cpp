@@ -55,17 +55,12 @@ std::string why_priority_cannot_rise_to(int nice) {
 
 namespace {
 
-int write_autogroup_nice(const char* path, int nice) {
-  // "-20".."19", formatted by hand: no allocation between clone and exec.
-  char text[4];
-  std::size_t size = 0;
-  unsigned magnitude = static_cast<unsigned>(nice < 0 ? -nice : nice);
-  if (nice < 0) text[size++] = '-';
-  if (magnitude >= 10) text[size++] = static_cast<char>('0' + magnitude / 10 % 10);
-  text[size++] = static_cast<char>('0' + magnitude % 10);
-  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+int write_autogroup_nice(const std::string& path, int nice) {
+  const std::string text = std::to_string(nice);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  int error = ::write(fd, text, size) == static_cast<ssize_t>(size) ? 0 : errno;
+  int error =
+      ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : errno;
   ::close(fd);
   return error;
 }
@@ -75,8 +70,7 @@ int write_autogroup_nice(const char* path, int nice) {
 int set_own_autogroup_nice(int nice) { return write_autogroup_nice("/proc/self/autogroup", nice); }
 
 int set_autogroup_nice(pid_t pid, int nice) {
-  std::string path = "/proc/" + std::to_string(pid) + "/autogroup";
-  return write_autogroup_nice(path.c_str(), nice);
+  return write_autogroup_nice("/proc/" + std::to_string(pid) + "/autogroup", nice);
 }
 
 int autogroup_nice_moved(int autogroup_nice, int from_nice, int to_nice) {
