@@ -4,15 +4,23 @@ for it. A forged READY=1 never installs a build that is not ready."""
 import subprocess
 import unittest
 
-from harness import Load, Service
+from harness import Load, Service, wait_until
 
 # Debian's python3: another user may run it (a python3 under /root may not be).
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 
-def notify_socket_of(pid):
+def environ_of(pid):
     with open("/proc/%d/environ" % pid, "rb") as f:
-        env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
+        return f.read()
+
+
+def notify_socket_of(pid):
+    # The master resumes (and logs "started child") once the child's exec has replaced its
+    # memory, before the kernel has recorded where the new environment lies: until then
+    # /proc/PID/environ reads empty.
+    wait_until(lambda: environ_of(pid), "child %d's exec to set up its environment" % pid)
+    env = dict(e.split(b"=", 1) for e in environ_of(pid).split(b"\0") if b"=" in e)
     return env[b"NOTIFY_SOCKET"].decode()
 
 
