@@ -136,7 +136,7 @@ void CheckHelper::serve(int request_fd, int answer_fd, Load load) {
   const int waiting_nice = ::getpriority(PRIO_PROCESS, 0);
   // Its autogroup stays at the checks' value in between: a waiting helper uses no CPU, and the
   // kernel takes one change of any autogroup per 100 ms from a process without CAP_SYS_ADMIN,
-  // which the new child's own (spawn.cpp), right after a check, needs more.
+  // which the new child's session (StartBoost::started), right after a check, needs more.
   std::optional<int> autogroup_nice;
   CheckRequest request = fixed_;
   std::string buffer;
