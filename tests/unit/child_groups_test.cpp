@@ -69,11 +69,12 @@ class Group : public ::testing::Test {
     return id;
   }
 
+  // `cgroup_line`: this process's, as the master writes it, unless a test says otherwise.
   void write_record(const std::string& boot, pid_t session, std::uint64_t start_ticks,
-                    const std::string& cgroups = process_cgroups(::getpid())) {
+                    const std::string& cgroup_line = "cgroup " + process_cgroups(::getpid()) +
+                                                     "\n") {
     std::ofstream(dir_ / "children") << "boot " << boot << " session " << session << "\n"
-                                     << "cgroup " << cgroups << "\n"
-                                     << leader_ << " " << start_ticks << "\n";
+                                     << cgroup_line << leader_ << " " << start_ticks << "\n";
   }
 
   fs::path dir_;
@@ -115,12 +116,9 @@ TEST_F(Group, ARecordFromAnotherBootNamesNothing) {
 // A record as an older master wrote it (no control groups line), or one rotted on disk: the
 // next master cannot tell whose processes it names, so it kills none.
 TEST_F(Group, ARecordWithoutItsControlGroupsNamesNothing) {
-  const std::string head = "boot " + boot_id() + " session " + std::to_string(::getsid(0)) + "\n";
-  const std::string leader =
-      std::to_string(leader_) + " " + std::to_string(process_start_ticks(leader_)) + "\n";
   for (const std::string& cgroup_line :
        {std::string(), std::string("cgroup\n"), "cgroups " + process_cgroups(::getpid()) + "\n"}) {
-    std::ofstream(dir_ / "children") << head << cgroup_line << leader;
+    write_record(boot_id(), ::getsid(0), process_start_ticks(leader_), cgroup_line);
     EXPECT_TRUE(kill_leftover_groups(dir_).empty()) << "with [" << cgroup_line << "]";
     EXPECT_TRUE(still_runs(leader_));
     EXPECT_TRUE(still_runs(worker_));
