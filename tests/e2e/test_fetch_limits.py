@@ -45,7 +45,10 @@ class FileSourceLimits(unittest.TestCase):
         self.assertEqual(svc.hello(), "hello from v2")
 
     def test_a_check_stuck_past_every_bound_is_killed(self):
-        svc = Service(self, interval="1s", extra_args=["--transfer-timeout", "1s"])
+        # The transfer timeout sets how soon a stuck check is killed (10 s connect + 2 x it +
+        # 10 s), and must still let v2 be read afterwards: 1 s did not for the sanitizer build's
+        # 117 MB on CI's slower disk, next to another test (every read "not read within 1000 ms").
+        svc = Service(self, interval="1s", extra_args=["--transfer-timeout", "10s"])
         _, m = svc.wait_ready("v1")
         child = int(m.group(1))
         wait_until(lambda: helper_of(svc, child) is not None, "a check helper between checks")
