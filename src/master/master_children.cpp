@@ -161,9 +161,10 @@ void Master::spawn(const Supervisor::Action& action) {
     logger().error("cannot start child: {}", error);
     last_child_failure_ = "cannot start child: " + error;
   } else {
+    // Boosted before it is said: whoever reads the line finds the child's session boosted.
+    start_boost_.started(*pid, Clock::now());
     logger().info("started child {} (build {}, generation {}{})", *pid, build_id, generation_,
                   from_staged ? ", from the staged file" : "");
-    start_boost_.started(*pid, Clock::now());
     auto [slot, _] = children_.emplace(
         *pid, ChildSlot{generation_, build_id, std::move(*notify), process_start_ticks(*pid)});
     if (setup_.ready.kind != ReadyMode::Kind::kNotify) {
