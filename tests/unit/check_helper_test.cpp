@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <molt/build_id.hpp>
+#include <molt/fetcher.hpp>
 
 #include "fetchers/file.hpp"
 
@@ -152,9 +153,21 @@ TEST_F(CheckHelperTest, AHelperThatDiedBetweenChecksIsReplaced) {
   EXPECT_NE(helper_->pid(), dead);
 }
 
+// A source whose poll never returns, as one stuck in the kernel would: the helper is mid-check
+// until it is killed, whenever the kill lands. (A FIFO no longer blocks a file source: it is
+// refused at once, and a helper that got that far answered before the kill.)
+class StuckFetcher : public Fetcher {
+ public:
+  std::string describe() const override { return "a stuck source"; }
+  FetchResult poll(const Validator&, Sink&) override {
+    for (;;) ::pause();
+  }
+  FetchResult download(const Validator& since, Sink& sink) override { return poll(since, sink); }
+};
+
 TEST_F(CheckHelperTest, AHelperKilledMidCheckIsACompleteAnswerWithoutOutcome) {
-  // A FIFO as the source: the helper blocks opening it, mid-check, until it is killed.
-  ASSERT_EQ(::mkfifo((dir_ / "drop" / "app").c_str(), 0600), 0);
+  StuckFetcher stuck;
+  helper_.emplace(stuck, CheckRequest{.bin_path = (dir_ / "app").string()});
   ASSERT_EQ(helper_->start({}, {}), "");
   ::kill(helper_->pid(), SIGKILL);
   pollfd p{helper_->fd(), POLLIN, 0};
@@ -164,6 +177,7 @@ TEST_F(CheckHelperTest, AHelperKilledMidCheckIsACompleteAnswerWithoutOutcome) {
   EXPECT_FALSE(answer.outcome);
   EXPECT_FALSE(helper_->checking());
   reap(helper_->pid());
+  helper_.reset();  // before `stuck`, which it refers to
 }
 
 }  // namespace
